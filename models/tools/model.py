@@ -125,7 +125,7 @@ class TextEncoder(nn.Module):
         x = self.final_layer_norm(x)
         # pooled output at the first end-of-text token (the largest id), as CLIP
         eot = ids.argmax(dim=-1)
-        pooled = torch.gather(x, 1, eot[:, None, None].expand(-1, 1, x.shape[-1])).squeeze(1)
+        pooled = torch.gather(x, 1, eot[:, None, None].expand(-1, 1, x.shape[-1]))[:, 0]
         return x, pooled
 
 
