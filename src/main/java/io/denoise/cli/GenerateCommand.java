@@ -1,0 +1,199 @@
+package io.denoise.cli;
+
+import io.denoise.pipeline.GeneratedImage;
+import io.denoise.pipeline.GenerationListener;
+import io.denoise.pipeline.GenerationRequest;
+import io.denoise.pipeline.GenerationResult;
+import io.denoise.pipeline.Cancellation;
+import io.denoise.pipeline.ModelSet;
+import io.denoise.pipeline.RuntimeOptions;
+import io.denoise.pipeline.SessionFactory;
+import io.denoise.pipeline.StepProgress;
+import io.denoise.pipeline.TextToImagePipeline;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code generate}: runs the pipeline directly, without Kafka, a database or S3 — for debugging a model and for
+ * benchmarking the pipeline. {@code --bench N} runs N generations and prints the share of wall time spent outside
+ * ONNX Runtime and the process's resident memory.
+ */
+public final class GenerateCommand {
+
+    static final String USAGE = """
+            usage: generate --model DIR --prompt TEXT [options]
+              --negative-prompt TEXT   what to steer away from
+              --seed N                 unsigned 64-bit seed (default: random, printed)
+              --steps N                denoising steps (default: the model's)
+              --guidance X             classifier-free guidance scale (default: the model's)
+              --scheduler ID           pndm, lms, ddim, euler, euler-ancestral, dpmpp-2m, dpmpp-2m-karras, ddpm, heun, unipc
+              --width N --height N     multiples of 8 (default: the model's)
+              --num-images N           images in one batch (image i uses seed + i)
+              --init-image FILE        image-to-image from a PNG or JPEG
+              --strength X             image-to-image strength in (0, 1] (default 0.75)
+              --eta X                  DDIM eta (default 0)
+              --out FILE               output PNG (default out.png; several images: out-0.png, out-1.png, ...)
+              --device cpu|cuda|auto   execution provider (default cpu)
+              --threads N              ONNX Runtime intra-op threads (default: one per core)
+              --bench N                run N generations and report overhead and memory instead of writing images
+            """;
+
+    private GenerateCommand() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the command; returns the process exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
+        Map<String, String> opts;
+        try {
+            opts = parse(args);
+        } catch (IllegalArgumentException e) {
+            err.println(e.getMessage());
+            err.print(USAGE);
+            return 2;
+        }
+        if (!opts.containsKey("model") || !opts.containsKey("prompt")) {
+            err.print(USAGE);
+            return 2;
+        }
+        RuntimeOptions runtime = new RuntimeOptions(opts.getOrDefault("device", "cpu"), 0,
+                Integer.parseInt(opts.getOrDefault("threads", "0")));
+        try (ModelSet model = ModelSet.load(Path.of(opts.get("model")), new SessionFactory(runtime))) {
+            TextToImagePipeline pipeline = new TextToImagePipeline(model, TextToImagePipeline.Limits.DEFAULT);
+            GenerationRequest request = request(model, opts);
+            if (opts.containsKey("bench")) {
+                bench(pipeline, request, Integer.parseInt(opts.get("bench")), out);
+                return 0;
+            }
+            out.printf("model %s (%s) on %s, seed %s%n", model.name(), model.hash(), model.device(),
+                    Long.toUnsignedString(request.seed()));
+            GenerationResult result = pipeline.generate(request, new GenerationListener() {
+                @Override
+                public void onStep(StepProgress p) {
+                    out.printf("step %d/%d  t=%.0f  %d ms%n", p.step(), p.totalSteps(), p.timestep(), p.elapsedMs());
+                }
+            }, new Cancellation());
+            if (result.droppedTokens() > 0) {
+                out.printf("prompt truncated: %d tokens dropped%n", result.droppedTokens());
+            }
+            for (GeneratedImage image : result.images()) {
+                Path file = outputFile(Path.of(opts.getOrDefault("out", "out.png")), image.index(), result.images().size());
+                Files.write(file, image.png());
+                out.printf("wrote %s (seed %s)%n", file, Long.toUnsignedString(image.seed()));
+            }
+            out.printf(Locale.ROOT, "%.0f ms, of which ONNX Runtime %.0f ms%n", result.wallNanos() / 1e6,
+                    result.inferenceNanos() / 1e6);
+            return 0;
+        }
+    }
+
+    static GenerationRequest request(ModelSet model, Map<String, String> opts) throws IOException {
+        long seed = opts.containsKey("seed") ? Long.parseUnsignedLong(opts.get("seed")) : new SecureRandom().nextLong();
+        GenerationRequest r = GenerationRequest.of(model, opts.get("prompt"), seed)
+                .withNegativePrompt(opts.getOrDefault("negative-prompt", ""));
+        if (opts.containsKey("steps")) {
+            r = r.withSteps(Integer.parseInt(opts.get("steps")));
+        }
+        if (opts.containsKey("guidance")) {
+            r = r.withGuidanceScale(Double.parseDouble(opts.get("guidance")));
+        }
+        if (opts.containsKey("scheduler")) {
+            r = r.withScheduler(opts.get("scheduler"));
+        }
+        r = r.withSize(Integer.parseInt(opts.getOrDefault("width", String.valueOf(r.width()))),
+                Integer.parseInt(opts.getOrDefault("height", String.valueOf(r.height()))));
+        if (opts.containsKey("num-images")) {
+            r = r.withNumImages(Integer.parseInt(opts.get("num-images")));
+        }
+        if (opts.containsKey("init-image")) {
+            r = r.withInitImage(Files.readAllBytes(Path.of(opts.get("init-image"))),
+                    Double.parseDouble(opts.getOrDefault("strength", "0.75")));
+        }
+        if (opts.containsKey("eta")) {
+            r = r.withEta(Double.parseDouble(opts.get("eta")));
+        }
+        return r;
+    }
+
+    /**
+     * Runs {@code count} generations after a warm-up of 10% (at least 3) and prints the share of wall time
+     * outside ONNX Runtime and resident memory after warm-up and at the end.
+     */
+    static void bench(TextToImagePipeline pipeline, GenerationRequest request, int count, PrintStream out) throws Exception {
+        int warmup = Math.max(3, count / 10);
+        for (int i = 0; i < warmup; i++) {
+            pipeline.generate(request, GenerationListener.NONE, new Cancellation());
+        }
+        System.gc();
+        long rssAfterWarmup = residentKb();
+        List<Double> overheads = new ArrayList<>();
+        long wall = 0;
+        long inference = 0;
+        for (int i = 0; i < count; i++) {
+            GenerationResult result = pipeline.generate(request, GenerationListener.NONE, new Cancellation());
+            wall += result.wallNanos();
+            inference += result.inferenceNanos();
+            overheads.add(100.0 * (result.wallNanos() - result.inferenceNanos()) / result.wallNanos());
+        }
+        System.gc();
+        long rssEnd = residentKb();
+        overheads.sort(Double::compare);
+        out.printf(Locale.ROOT, "generations: %d (after %d warm-up) at %d steps, %dx%d, scheduler %s%n", count, warmup,
+                request.numInferenceSteps(), request.width(), request.height(), request.scheduler());
+        out.printf(Locale.ROOT, "mean wall per generation: %.1f ms; inside ONNX Runtime: %.1f ms%n",
+                wall / 1e6 / count, inference / 1e6 / count);
+        out.printf(Locale.ROOT, "outside ONNX Runtime: %.2f%% of wall time (median per generation %.2f%%)%n",
+                100.0 * (wall - inference) / wall, overheads.get(overheads.size() / 2));
+        out.printf(Locale.ROOT, "resident memory: %d KiB after warm-up, %d KiB at end, growth %.2f%%%n",
+                rssAfterWarmup, rssEnd, 100.0 * (rssEnd - rssAfterWarmup) / rssAfterWarmup);
+    }
+
+    /** The process's resident set size from /proc, or -1 where there is none. */
+    static long residentKb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    static Path outputFile(Path out, int index, int count) {
+        if (count == 1) {
+            return out;
+        }
+        String name = out.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String stem = dot < 0 ? name : name.substring(0, dot);
+        String ext = dot < 0 ? "" : name.substring(dot);
+        return out.resolveSibling(stem + "-" + index + ext);
+    }
+
+    static Map<String, String> parse(String[] args) {
+        Map<String, String> opts = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (!a.startsWith("--") || i + 1 >= args.length) {
+                throw new IllegalArgumentException("expected --option value, got '" + a + "'");
+            }
+            opts.put(a.substring(2), args[++i]);
+        }
+        return opts;
+    }
+}

@@ -1,0 +1,283 @@
+package io.denoise.pipeline;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.scheduler.Scheduler;
+import io.denoise.scheduler.SchedulerConfig;
+import io.denoise.scheduler.Schedulers;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * A Stable Diffusion model loaded from a directory in the diffusers ONNX export layout: {@code model_index.json},
+ * {@code scheduler/scheduler_config.json}, {@code tokenizer/}, {@code text_encoder/}, {@code unet/},
+ * {@code vae_decoder/}, optionally {@code vae_encoder/} (without it image-to-image is refused) and Denoise's
+ * {@code denoise.json}. Every file and tensor contract is checked here, so a bad model fails at load, never
+ * mid-job. Owns one session per part, shared by all generations; thread-safe; {@link #close()} closes every part
+ * exactly once, in reverse order of loading, and reports every failure.
+ */
+public final class ModelSet implements AutoCloseable {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final double DEFAULT_SCALING_FACTOR = 0.18215;
+    private static final Map<String, String> SCHEDULER_IDS = Map.of(
+            "PNDMScheduler", "pndm",
+            "LMSDiscreteScheduler", "lms",
+            "DDIMScheduler", "ddim",
+            "EulerDiscreteScheduler", "euler",
+            "EulerAncestralDiscreteScheduler", "euler-ancestral",
+            "DPMSolverMultistepScheduler", "dpmpp-2m",
+            "DDPMScheduler", "ddpm",
+            "HeunDiscreteScheduler", "heun",
+            "UniPCMultistepScheduler", "unipc");
+
+    private final String name;
+    private final Path dir;
+    private final String hash;
+    private final ModelSettings settings;
+    private final Map<String, Object> schedulerConfig;
+    private final double scalingFactor;
+    private final int latentChannels;
+    private final int vaeScaleFactor;
+    private final ElementType floatType;
+    private final SessionFactory sessions;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private final ClipTokenizer tokenizer;
+    private final TextEncoder textEncoder;
+    private final UNet unet;
+    private final VaeDecoder vaeDecoder;
+    private final VaeEncoder vaeEncoder;
+    private boolean closed;
+
+    private ModelSet(Path dir, SessionFactory sessions) {
+        this.dir = dir;
+        this.name = dir.getFileName().toString();
+        this.sessions = sessions;
+        try {
+            require(dir.resolve("model_index.json"));
+            Path schedulerFile = require(dir.resolve("scheduler").resolve("scheduler_config.json"));
+            this.schedulerConfig = readMap(schedulerFile);
+            String schedulerClass = String.valueOf(schedulerConfig.getOrDefault("_class_name", "PNDMScheduler"));
+            JsonNode vaeConfig = readOptional(dir.resolve("vae_decoder").resolve("config.json"));
+            this.scalingFactor = vaeConfig.path("scaling_factor").asDouble(DEFAULT_SCALING_FACTOR);
+            JsonNode blocks = vaeConfig.path("block_out_channels");
+            this.vaeScaleFactor = blocks.isArray() && blocks.size() > 0 ? 1 << (blocks.size() - 1) : 8;
+            JsonNode unetConfig = readOptional(dir.resolve("unet").resolve("config.json"));
+            int nativeSize = unetConfig.path("sample_size").asInt(64) * vaeScaleFactor;
+            this.settings = ModelSettings.from(readOptional(dir.resolve("denoise.json")), nativeSize,
+                    SCHEDULER_IDS.getOrDefault(schedulerClass, "pndm"));
+            newScheduler(settings.defaults().scheduler());
+
+            this.tokenizer = own(ClipTokenizer.load(require(dir.resolve("tokenizer"))));
+            this.textEncoder = own(new TextEncoder(dir.resolve("text_encoder"), sessions));
+            this.unet = own(new UNet(dir.resolve("unet"), sessions));
+            this.vaeDecoder = own(new VaeDecoder(dir.resolve("vae_decoder"), sessions));
+            this.vaeEncoder = Files.isRegularFile(dir.resolve("vae_encoder").resolve("model.onnx"))
+                    ? own(new VaeEncoder(dir.resolve("vae_encoder"), sessions))
+                    : null;
+
+            this.floatType = unet.floatType();
+            if (textEncoder.outputType() != floatType) {
+                throw new ModelLoadException("text_encoder outputs " + textEncoder.outputType() + " but unet takes " + floatType);
+            }
+            long teHidden = textEncoder.declaredHiddenSize();
+            long unetHidden = unet.declaredHiddenSize();
+            if (teHidden > 0 && unetHidden > 0 && teHidden != unetHidden) {
+                throw new ModelLoadException("text_encoder hidden size " + teHidden + " does not match unet encoder_hidden_states " + unetHidden);
+            }
+            this.latentChannels = latentChannels(vaeConfig);
+            this.hash = hash(dir);
+        } catch (RuntimeException e) {
+            closeOwned(e);
+            throw e;
+        }
+    }
+
+    /**
+     * Loads the model in {@code dir}.
+     *
+     * @throws ModelLoadException naming the missing file or mismatched tensor; every part loaded before the failure
+     *                            is closed
+     */
+    public static ModelSet load(Path dir, SessionFactory sessions) {
+        if (!Files.isDirectory(dir)) {
+            throw new ModelLoadException("model directory " + dir + " does not exist");
+        }
+        return new ModelSet(dir, sessions);
+    }
+
+    private <T extends AutoCloseable> T own(T part) {
+        owned.add(part);
+        return part;
+    }
+
+    private int latentChannels(JsonNode vaeConfig) {
+        long c = unet.declaredChannels();
+        if (c <= 0) {
+            c = vaeDecoder.declaredChannels();
+        }
+        if (c <= 0) {
+            c = vaeConfig.path("latent_channels").asInt(4);
+        }
+        long vc = vaeDecoder.declaredChannels();
+        if (vc > 0 && vc != c) {
+            throw new ModelLoadException("unet has " + c + " latent channels but vae_decoder takes " + vc);
+        }
+        return (int) c;
+    }
+
+    /** The directory name, which is the model's id in requests. */
+    public String name() {
+        return name;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** The first 10 hex digits of a SHA-256 over the model's files (paths and contents), as other SD tools show it. */
+    public String hash() {
+        return hash;
+    }
+
+    public ModelSettings settings() {
+        return settings;
+    }
+
+    public double scalingFactor() {
+        return scalingFactor;
+    }
+
+    public int latentChannels() {
+        return latentChannels;
+    }
+
+    /** Pixels per latent cell along each axis (8 for Stable Diffusion). */
+    public int vaeScaleFactor() {
+        return vaeScaleFactor;
+    }
+
+    /** float32 or float16: the dtype of the model's float tensors. */
+    public ElementType floatType() {
+        return floatType;
+    }
+
+    public boolean supportsImageToImage() {
+        return vaeEncoder != null;
+    }
+
+    /** A new scheduler for one generation, configured from the model's {@code scheduler_config.json}. */
+    public Scheduler newScheduler(String id) {
+        return Schedulers.create(id, SchedulerConfig.fromMap(schedulerConfig));
+    }
+
+    /** The device the sessions run on ({@code cpu} or {@code cuda:N}). */
+    public String device() {
+        return sessions.activeDevice();
+    }
+
+    SessionFactory sessions() {
+        return sessions;
+    }
+
+    ClipTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    TextEncoder textEncoder() {
+        return textEncoder;
+    }
+
+    UNet unet() {
+        return unet;
+    }
+
+    VaeDecoder vaeDecoder() {
+        return vaeDecoder;
+    }
+
+    VaeEncoder vaeEncoder() {
+        return vaeEncoder;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        RuntimeException failure = new IllegalStateException("closing model " + name + " failed");
+        closeOwned(failure);
+        if (failure.getSuppressed().length > 0) {
+            throw failure;
+        }
+    }
+
+    /** Closes every owned part in reverse order of loading, adding each failure to {@code failures}. */
+    private void closeOwned(Throwable failures) {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception e) {
+                failures.addSuppressed(e);
+            }
+        }
+        owned.clear();
+    }
+
+    private static Path require(Path path) {
+        if (!Files.exists(path)) {
+            throw new ModelLoadException("missing " + path);
+        }
+        return path;
+    }
+
+    private static Map<String, Object> readMap(Path file) {
+        try {
+            return JSON.readValue(file.toFile(), new TypeReference<Map<String, Object>>() { });
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot parse " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static JsonNode readOptional(Path file) {
+        if (!Files.isRegularFile(file)) {
+            return JSON.createObjectNode();
+        }
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot parse " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String hash(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {
+                sha.update(dir.relativize(file).toString().replace('\\', '/').getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                try (InputStream in = Files.newInputStream(file)) {
+                    int n;
+                    while ((n = in.read(buffer)) > 0) {
+                        sha.update(buffer, 0, n);
+                    }
+                }
+            }
+            return HexFormat.of().formatHex(sha.digest()).substring(0, 10);
+        } catch (IOException | NoSuchAlgorithmException e) {
+            throw new ModelLoadException("cannot hash " + dir + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package io.denoise.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/**
+ * Denoise's own per-model settings, read from the model's {@code denoise.json}; models without one (real SD
+ * exports) get Stable Diffusion's defaults.
+ *
+ * @param defaults what a request that leaves a field out gets
+ * @param limits   what a request may ask for
+ * @param preview  the approximate latent → RGB projection for previews
+ */
+public record ModelSettings(Defaults defaults, Limits limits, Preview preview) {
+
+    /** Request defaults. */
+    public record Defaults(double guidanceScale, int numInferenceSteps, int width, int height, String scheduler) {
+    }
+
+    /** Inclusive bounds on request fields. */
+    public record Limits(int minWidth, int maxWidth, int minHeight, int maxHeight, int maxSteps, int maxImages) {
+    }
+
+    /**
+     * A linear map from (scaled) latents to RGB in [-1, 1]: {@code rgb = Σ_c latent[c] · factors[c] + bias}.
+     *
+     * @param latentRgbFactors one row of three factors per latent channel
+     * @param latentRgbBias    three biases
+     */
+    public record Preview(float[][] latentRgbFactors, float[] latentRgbBias) {
+    }
+
+    /** The well-known approximate latent → RGB factors of Stable Diffusion 1.x's VAE. */
+    static final float[][] SD1_LATENT_RGB = {
+            {0.3512f, 0.2297f, 0.3227f},
+            {0.3250f, 0.4974f, 0.2350f},
+            {-0.2829f, 0.1762f, 0.2721f},
+            {-0.2120f, -0.2616f, -0.7177f}};
+
+    /**
+     * Reads settings from a parsed {@code denoise.json} (missing node → all defaults).
+     *
+     * @param nativeSize the model's native image size (from the UNet's config), used when no default size is given
+     * @param scheduler  the scheduler the model's {@code scheduler_config.json} names, used when no default is given
+     */
+    static ModelSettings from(JsonNode json, int nativeSize, String scheduler) {
+        JsonNode d = json.path("defaults");
+        Defaults defaults = new Defaults(
+                d.path("guidanceScale").asDouble(7.5),
+                d.path("numInferenceSteps").asInt(50),
+                d.path("width").asInt(nativeSize),
+                d.path("height").asInt(nativeSize),
+                d.path("scheduler").asText(scheduler));
+        JsonNode l = json.path("limits");
+        Limits limits = new Limits(
+                l.path("minWidth").asInt(64),
+                l.path("maxWidth").asInt(Math.max(1024, nativeSize)),
+                l.path("minHeight").asInt(64),
+                l.path("maxHeight").asInt(Math.max(1024, nativeSize)),
+                l.path("maxSteps").asInt(150),
+                l.path("maxImages").asInt(4));
+        JsonNode p = json.path("preview");
+        float[][] factors = SD1_LATENT_RGB;
+        float[] bias = {0f, 0f, 0f};
+        if (p.has("latentRgbFactors")) {
+            JsonNode rows = p.get("latentRgbFactors");
+            factors = new float[rows.size()][3];
+            for (int c = 0; c < rows.size(); c++) {
+                if (rows.get(c).size() != 3) {
+                    throw new ModelLoadException("denoise.json: preview.latentRgbFactors rows must have 3 values");
+                }
+                for (int k = 0; k < 3; k++) {
+                    factors[c][k] = (float) rows.get(c).get(k).asDouble();
+                }
+            }
+        }
+        if (p.has("latentRgbBias")) {
+            for (int k = 0; k < 3; k++) {
+                bias[k] = (float) p.get("latentRgbBias").path(k).asDouble();
+            }
+        }
+        ModelSettings settings = new ModelSettings(defaults, limits, new Preview(factors, bias));
+        settings.check();
+        return settings;
+    }
+
+    private void check() {
+        if (limits.minWidth() % 8 != 0 || limits.maxWidth() % 8 != 0 || limits.minHeight() % 8 != 0
+                || limits.maxHeight() % 8 != 0 || limits.minWidth() > limits.maxWidth()
+                || limits.minHeight() > limits.maxHeight()) {
+            throw new ModelLoadException("denoise.json: size limits must be multiples of 8 with min <= max");
+        }
+        if (defaults.width() < limits.minWidth() || defaults.width() > limits.maxWidth()
+                || defaults.height() < limits.minHeight() || defaults.height() > limits.maxHeight()) {
+            throw new ModelLoadException("denoise.json: default size " + defaults.width() + "x" + defaults.height()
+                    + " is outside the limits");
+        }
+        if (defaults.numInferenceSteps() < 1 || defaults.numInferenceSteps() > limits.maxSteps() || limits.maxImages() < 1) {
+            throw new ModelLoadException("denoise.json: defaults.numInferenceSteps must be within 1..limits.maxSteps");
+        }
+    }
+}

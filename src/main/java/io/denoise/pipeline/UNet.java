@@ -1,0 +1,152 @@
+package io.denoise.pipeline;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The denoising UNet: {@code sample [batch, channels, h/8, w/8]}, {@code timestep} and
+ * {@code encoder_hidden_states [batch, 77, hidden]} → {@code out_sample} (same shape as sample). Float tensors are
+ * float32 or float16 as the export declares; {@code timestep} may be float32, float16 or int64, a scalar, shape [1]
+ * or shape [batch]. Thread-safe; per-generation buffers live in {@link Invocation}.
+ */
+public final class UNet extends ModelPart {
+
+    static final String SAMPLE = "sample";
+    static final String TIMESTEP = "timestep";
+    static final String ENCODER_HIDDEN_STATES = "encoder_hidden_states";
+
+    private enum TimestepShape { SCALAR, ONE, BATCH }
+
+    private final ElementType floatType;
+    private final ElementType timestepType;
+    private final TimestepShape timestepShape;
+    private final long declaredChannels;
+    private final long declaredHidden;
+    private final String outputName;
+
+    public UNet(Path dir, SessionFactory sessions) {
+        super("unet", dir, sessions);
+        try {
+            TensorInfo sample = input(SAMPLE);
+            this.floatType = floatType(sample, SAMPLE);
+            this.declaredChannels = shape(sample, SAMPLE, 4)[1];
+            TensorInfo ehs = input(ENCODER_HIDDEN_STATES);
+            if (floatType(ehs, ENCODER_HIDDEN_STATES) != floatType) {
+                throw mismatch("'" + ENCODER_HIDDEN_STATES + "' is " + ehs.type + " but '" + SAMPLE + "' is " + sample.type);
+            }
+            this.declaredHidden = shape(ehs, ENCODER_HIDDEN_STATES, 3)[2];
+            TensorInfo t = input(TIMESTEP);
+            ElementType tt = ElementType.of(t.type).orElse(null);
+            if (tt == null || tt == ElementType.INT32) {
+                throw mismatch("input '" + TIMESTEP + "' must be float32, float16 or int64, found " + t.type);
+            }
+            this.timestepType = tt;
+            long[] ts = t.getShape();
+            if (ts.length == 0) {
+                this.timestepShape = TimestepShape.SCALAR;
+            } else if (ts.length == 1) {
+                this.timestepShape = ts[0] == 1 ? TimestepShape.ONE : TimestepShape.BATCH;
+            } else {
+                throw mismatch("input '" + TIMESTEP + "' must be a scalar or rank 1, found shape " + java.util.Arrays.toString(ts));
+            }
+            this.outputName = outputNamed("out_sample");
+            if (floatType(output(outputName), outputName) != floatType) {
+                throw mismatch("output '" + outputName + "' must have the dtype of '" + SAMPLE + "'");
+            }
+        } catch (RuntimeException e) {
+            closeQuietly();
+            throw e;
+        }
+    }
+
+    public ElementType floatType() {
+        return floatType;
+    }
+
+    public ElementType timestepType() {
+        return timestepType;
+    }
+
+    /** Latent channels if declared statically, else -1. */
+    public long declaredChannels() {
+        return declaredChannels;
+    }
+
+    /** Hidden size of the text states if declared statically, else -1. */
+    public long declaredHiddenSize() {
+        return declaredHidden;
+    }
+
+    /**
+     * Allocates the buffers for one generation: the caller owns the invocation and closes it; the hidden states
+     * tensor stays owned by the caller and must outlive the invocation.
+     */
+    public Invocation prepare(OrtEnvironment env, int batch, int channels, int latentHeight, int latentWidth,
+                              NativeTensor encoderHiddenStates) throws OrtException {
+        return new Invocation(env, batch, channels, latentHeight, latentWidth, encoderHiddenStates);
+    }
+
+    /** One generation's UNet buffers, reused across its steps. Not thread-safe. */
+    public final class Invocation implements AutoCloseable {
+        private final NativeTensor sample;
+        private final NativeTensor timestep;
+        private final NativeTensor output;
+        private final Map<String, OnnxTensor> feeds;
+        private final Map<String, OnnxTensor> pinned;
+
+        private Invocation(OrtEnvironment env, int batch, int channels, int h, int w, NativeTensor ehs) throws OrtException {
+            NativeTensor s = null;
+            NativeTensor t = null;
+            try {
+                s = NativeTensor.allocate(env, floatType, batch, channels, h, w);
+                t = switch (timestepShape) {
+                    case SCALAR -> NativeTensor.allocate(env, timestepType);
+                    case ONE -> NativeTensor.allocate(env, timestepType, 1);
+                    case BATCH -> NativeTensor.allocate(env, timestepType, batch);
+                };
+                this.output = NativeTensor.allocate(env, floatType, batch, channels, h, w);
+            } catch (OrtException | RuntimeException e) {
+                if (t != null) {
+                    t.close();
+                }
+                if (s != null) {
+                    s.close();
+                }
+                throw e;
+            }
+            this.sample = s;
+            this.timestep = t;
+            this.feeds = Map.of(SAMPLE, sample.onnx(), TIMESTEP, timestep.onnx(), ENCODER_HIDDEN_STATES, ehs.onnx());
+            this.pinned = Map.of(outputName, output.onnx());
+        }
+
+        /**
+         * Predicts noise for {@code modelInput} at timestep {@code t}.
+         *
+         * @param modelInput [batch, channels, h, w], already scaled by the scheduler
+         * @param noisePred  receives [batch, channels, h, w]
+         */
+        public void run(float[] modelInput, double t, float[] noisePred, OrtSession.RunOptions runOptions,
+                        InferenceStats stats) throws OrtException {
+            sample.put(modelInput);
+            timestep.fill(timestepType == ElementType.INT64 ? Math.floor(t) : t);
+            try (OrtSession.Result ignored = UNet.this.run(feeds, Set.of(), pinned, runOptions, stats)) {
+                output.get(noisePred);
+            }
+        }
+
+        @Override
+        public void close() {
+            output.close();
+            timestep.close();
+            sample.close();
+        }
+    }
+}
