@@ -14,14 +14,17 @@ import java.util.stream.Collectors;
  * defaults. Like diffusers' {@code X.from_config(config)}, one config is shared by every scheduler class and each
  * class reads only the keys its constructor accepts.
  *
- * <p>A few keys have class-dependent defaults in diffusers; for those the component is {@code null} when the key
- * was absent (or JSON {@code null}), and each scheduler applies its own default:
- * {@code beta_start} / {@code beta_end} (0.0001 / 0.02, HeunDiscrete 0.00085 / 0.012), {@code timestep_spacing}
- * ({@code leading} for DDIM, DDPM and PNDM, {@code linspace} otherwise), {@code set_alpha_to_one} (true for DDIM,
- * false for PNDM), {@code clip_sample} (true for DDIM and DDPM, false for Heun), {@code solver_type}
- * ({@code midpoint} for DPMSolverMultistep, {@code bh2} for UniPCMultistep) and {@code variance_type}
- * ({@code fixed_small} for DDPM, none for DPMSolverMultistep). {@code trained_betas}, {@code sigma_min} and
- * {@code sigma_max} are {@code null} when not given.
+ * <p>A few keys have class-dependent defaults in diffusers: {@code beta_start} / {@code beta_end} (0.0001 / 0.02,
+ * HeunDiscrete 0.00085 / 0.012), {@code timestep_spacing} ({@code leading} for DDIM, DDPM and PNDM,
+ * {@code linspace} otherwise), {@code set_alpha_to_one} (true for DDIM, false for PNDM), {@code clip_sample} (true
+ * for DDIM and DDPM, false for Heun), {@code solver_type} ({@code midpoint} for DPMSolverMultistep, {@code bh2} for
+ * UniPCMultistep) and {@code variance_type} ({@code fixed_small} for DDPM, none for DPMSolverMultistep). Pipelines
+ * switch schedulers with {@code X.from_config(pipe.scheduler.config)}, where the config is the one the model's own
+ * scheduler class resolved, defaults included; so {@link #fromMap(Map)} fills such keys, when absent, with the
+ * defaults of the class named by {@code _class_name} (for Stable Diffusion 1.5, PNDMScheduler: every scheduler then
+ * gets {@code leading} spacing). Keys that class does not take, or all of them when {@code _class_name} is absent or
+ * unknown, stay {@code null} and each scheduler applies its own default. {@code trained_betas}, {@code sigma_min}
+ * and {@code sigma_max} are {@code null} when not given.
  *
  * <p>Options of diffusers that this package does not implement ({@code thresholding}, exponential, beta, flow and
  * Lu-lambda sigma schedules, dynamic shifting, {@code shift_terminal}, {@code solver_p}, SDE DPM-Solver variants,
@@ -219,6 +222,19 @@ public record SchedulerConfig(
             "use_dynamic_shifting");
     private static final List<String> DISABLED_WHEN_SET = List.of("shift_terminal", "solver_p");
 
+    /** The class-dependent defaults that each diffusers scheduler class resolves into its config. */
+    private static final Map<String, Map<String, Object>> CLASS_DEFAULTS = Map.of(
+            "PNDMScheduler", classDefaults("leading", Map.of("set_alpha_to_one", false)),
+            "DDIMScheduler", classDefaults("leading", Map.of("set_alpha_to_one", true, "clip_sample", true)),
+            "DDPMScheduler", classDefaults("leading", Map.of("clip_sample", true, "variance_type", "fixed_small")),
+            "LMSDiscreteScheduler", classDefaults("linspace", Map.of()),
+            "EulerDiscreteScheduler", classDefaults("linspace", Map.of()),
+            "EulerAncestralDiscreteScheduler", classDefaults("linspace", Map.of()),
+            "HeunDiscreteScheduler", Map.of("beta_start", 0.00085, "beta_end", 0.012, "timestep_spacing", "linspace",
+                    "clip_sample", false),
+            "DPMSolverMultistepScheduler", classDefaults("linspace", Map.of("solver_type", "midpoint")),
+            "UniPCMultistepScheduler", classDefaults("linspace", Map.of("solver_type", "bh2")));
+
     /** Validates components and freezes the lists. */
     public SchedulerConfig {
         if (numTrainTimesteps < 1) {
@@ -261,22 +277,32 @@ public record SchedulerConfig(
      * Builds a config from the parsed JSON object of a {@code scheduler_config.json}.
      *
      * @param json keys to values as a JSON parser yields them ({@link Number}, {@link Boolean}, {@link String},
-     *             {@link List}, {@code null}); absent or {@code null} values take the default, unknown keys are
-     *             ignored
+     *             {@link List}, {@code null}); absent or {@code null} values take the default (of the
+     *             {@code _class_name} class where defaults differ by class), unknown keys are ignored
      * @return the config
      * @throws IllegalArgumentException naming the key, for a value of the wrong type or one this package does not
      *                                  support
      */
     public static SchedulerConfig fromMap(Map<String, ?> json) {
-        Reader r = new Reader(json);
+        Map<String, Object> resolved = new LinkedHashMap<>();
+        Object className = json.get("_class_name");
+        if (className != null) {
+            resolved.putAll(CLASS_DEFAULTS.getOrDefault(className.toString(), Map.of()));
+        }
+        json.forEach((key, value) -> {
+            if (value != null || !resolved.containsKey(key)) {
+                resolved.put(key, value);
+            }
+        });
+        Reader r = new Reader(resolved);
         for (String key : DISABLED_WHEN_TRUE) {
             if (r.bool(key, false)) {
                 throw new IllegalArgumentException(key + "=true is not supported");
             }
         }
         for (String key : DISABLED_WHEN_SET) {
-            if (json.get(key) != null) {
-                throw new IllegalArgumentException(key + " is not supported (got " + json.get(key) + ")");
+            if (resolved.get(key) != null) {
+                throw new IllegalArgumentException(key + " is not supported (got " + resolved.get(key) + ")");
             }
         }
         String algorithm = r.string("algorithm_type");
@@ -363,6 +389,14 @@ public record SchedulerConfig(
         Map<String, Object> m = toMap();
         m.putAll(overrides);
         return fromMap(m);
+    }
+
+    private static Map<String, Object> classDefaults(String spacing, Map<String, Object> extra) {
+        Map<String, Object> m = new LinkedHashMap<>(extra);
+        m.put("beta_start", 0.0001);
+        m.put("beta_end", 0.02);
+        m.put("timestep_spacing", spacing);
+        return Map.copyOf(m);
     }
 
     private static void putIfSet(Map<String, Object> m, String key, Object value) {
