@@ -45,13 +45,11 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
         double sigmaUp = Math.sqrt(sigmaTo * sigmaTo * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo)
                 / (sigmaFrom * sigmaFrom));
         double sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
-        double[] x0 = Prediction.kDiffusionX0(config.predictionType(), sigmaFrom);
+        double[] d = Prediction.kDiffusionDerivative(config.predictionType(), sigmaFrom);
         double dt = sigmaDown - sigmaFrom;
-        double sampleCoeff = 1 + (1 - x0[0]) / sigmaFrom * dt;
-        double modelCoeff = -x0[1] / sigmaFrom * dt;
         noiseBuffer = Tensors.ensure(noiseBuffer, sample.length);
         noise.sample(noiseBuffer);
-        Tensors.combine(sample, sampleCoeff, sample, modelCoeff, modelOutput, sigmaUp, noiseBuffer);
+        Tensors.combine(sample, 1 + d[0] * dt, sample, d[1] * dt, modelOutput, sigmaUp, noiseBuffer);
         stepIndex++;
     }
 }

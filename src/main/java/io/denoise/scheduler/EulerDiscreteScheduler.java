@@ -66,12 +66,9 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
         Tensors.requireSameLength(modelOutput, sample);
         int i = currentStepIndex(timestep);
         double sigma = sigmas[i];
-        double[] x0 = Prediction.kDiffusionX0(config.predictionType(), sigma);
+        double[] d = Prediction.kDiffusionDerivative(config.predictionType(), sigma);
         double dt = sigmas[i + 1] - sigma;
-        // prev = x + (x - x0) / sigma * dt, with x0 = a x + b m
-        double sampleCoeff = 1 + (1 - x0[0]) / sigma * dt;
-        double modelCoeff = -x0[1] / sigma * dt;
-        Tensors.combine(sample, sampleCoeff, sample, modelCoeff, modelOutput);
+        Tensors.combine(sample, 1 + d[0] * dt, sample, d[1] * dt, modelOutput);
         stepIndex++;
     }
 }

@@ -54,12 +54,10 @@ public final class LmsDiscreteScheduler extends SigmaScheduler {
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
         Tensors.requireSameLength(modelOutput, sample);
         int t = currentStepIndex(timestep);
-        double sigma = sigmas[t];
-        double[] x0 = Prediction.kDiffusionX0(config.predictionType(), sigma);
-
+        double[] d = Prediction.kDiffusionDerivative(config.predictionType(), sigmas[t]);
         float[] derivative = Tensors.ensure(derivatives[derivativeHead], sample.length);
         derivatives[derivativeHead] = derivative;
-        Tensors.combine(derivative, (1 - x0[0]) / sigma, sample, -x0[1] / sigma, modelOutput);
+        Tensors.combine(derivative, d[0], sample, d[1], modelOutput);
         derivativeHead = (derivativeHead + 1) % ORDER;
         derivativeCount = Math.min(derivativeCount + 1, ORDER);
 

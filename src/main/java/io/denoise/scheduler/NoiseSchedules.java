@@ -58,21 +58,18 @@ final class NoiseSchedules {
         }
         double start = config.betaStart() == null ? defaultBetaStart : config.betaStart();
         double end = config.betaEnd() == null ? defaultBetaEnd : config.betaEnd();
-        switch (config.betaSchedule()) {
-            case LINEAR:
-                return torchLinspace((float) start, (float) end, n);
-            case SCALED_LINEAR: {
-                float[] roots = torchLinspace((float) Math.sqrt(start), (float) Math.sqrt(end), n);
-                for (int i = 0; i < n; i++) {
-                    roots[i] = roots[i] * roots[i];
-                }
-                return roots;
-            }
-            case SQUAREDCOS_CAP_V2:
-                return betasForAlphaBar(n);
-            default:
-                throw new IllegalArgumentException("beta_schedule: unsupported " + config.betaSchedule());
+        return switch (config.betaSchedule()) {
+            case LINEAR -> torchLinspace((float) start, (float) end, n);
+            case SCALED_LINEAR -> squared(torchLinspace((float) Math.sqrt(start), (float) Math.sqrt(end), n));
+            case SQUAREDCOS_CAP_V2 -> betasForAlphaBar(n);
+        };
+    }
+
+    private static float[] squared(float[] values) {
+        for (int i = 0; i < values.length; i++) {
+            values[i] = values[i] * values[i];
         }
+        return values;
     }
 
     /** Port of diffusers' {@code betas_for_alpha_bar} with the cosine ("Glide") transform and max_beta 0.999. */
@@ -177,31 +174,19 @@ final class NoiseSchedules {
      */
     static double[] spacedTimesteps(TimestepSpacing spacing, int numTrain, int n, int stepsOffset,
             boolean roundLinspace) {
-        double[] t;
-        switch (spacing) {
-            case LINSPACE:
-                t = reverse(linspace(0, numTrain - 1, n));
-                for (int i = 0; i < t.length; i++) {
-                    t[i] = roundLinspace ? Math.rint(t[i]) : (float) t[i];
-                }
-                return t;
-            case LEADING: {
-                int stepRatio = numTrain / n;
-                t = new double[n];
-                for (int i = 0; i < n; i++) {
-                    t[i] = (double) (n - 1 - i) * stepRatio + stepsOffset;
-                }
-                return t;
-            }
-            case TRAILING:
-                t = arange(numTrain, 0, -((double) numTrain / n));
-                for (int i = 0; i < t.length; i++) {
-                    t[i] = Math.rint(t[i]) - 1;
-                }
-                return t;
-            default:
-                throw new IllegalArgumentException("timestep_spacing: unsupported " + spacing);
+        double[] t = switch (spacing) {
+            case LINSPACE -> reverse(linspace(0, numTrain - 1, n));
+            case LEADING -> new double[n];
+            case TRAILING -> arange(numTrain, 0, -((double) numTrain / n));
+        };
+        for (int i = 0; i < t.length; i++) {
+            t[i] = switch (spacing) {
+                case LINSPACE -> roundLinspace ? Math.rint(t[i]) : (float) t[i];
+                case LEADING -> (double) (n - 1 - i) * (numTrain / n) + stepsOffset;
+                case TRAILING -> Math.rint(t[i]) - 1;
+            };
         }
+        return t;
     }
 
     /**
@@ -213,33 +198,18 @@ final class NoiseSchedules {
      */
     static double[] multistepTimesteps(TimestepSpacing spacing, int numTrain, int lastTimestep, int n,
             int stepsOffset) {
-        double[] t;
-        switch (spacing) {
-            case LINSPACE: {
-                double[] points = linspace(0, lastTimestep - 1, n + 1);
-                t = new double[n];
-                for (int i = 0; i < n; i++) {
-                    t[i] = Math.rint(points[n - i]);
-                }
-                return t;
-            }
-            case LEADING: {
-                int stepRatio = lastTimestep / (n + 1);
-                t = new double[n];
-                for (int i = 0; i < n; i++) {
-                    t[i] = (double) (n - i) * stepRatio + stepsOffset;
-                }
-                return t;
-            }
-            case TRAILING:
-                t = arange(lastTimestep, 0, -((double) numTrain / n));
-                for (int i = 0; i < t.length; i++) {
-                    t[i] = Math.rint(t[i]) - 1;
-                }
-                return t;
-            default:
-                throw new IllegalArgumentException("timestep_spacing: unsupported " + spacing);
+        double[] points = spacing == TimestepSpacing.LINSPACE ? linspace(0, lastTimestep - 1, n + 1) : null;
+        double[] t = spacing == TimestepSpacing.TRAILING
+                ? arange(lastTimestep, 0, -((double) numTrain / n))
+                : new double[n];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = switch (spacing) {
+                case LINSPACE -> Math.rint(points[n - i]);
+                case LEADING -> (double) (n - i) * (lastTimestep / (n + 1)) + stepsOffset;
+                case TRAILING -> Math.rint(t[i]) - 1;
+            };
         }
+        return t;
     }
 
     /** {@code np.arange(start, stop, step)} for floats: length {@code ceil((stop - start) / step)}, numpy's fill. */

@@ -19,30 +19,20 @@ final class Prediction {
 
     /** Coefficients of {@code x0} from a VP sample: epsilon {@code (x - sigma m) / alpha}, v {@code alpha x - sigma m}. */
     static double[] x0(PredictionType type, double alpha, double sigma) {
-        switch (type) {
-            case EPSILON:
-                return new double[] {1 / alpha, -sigma / alpha};
-            case V_PREDICTION:
-                return new double[] {alpha, -sigma};
-            case SAMPLE:
-                return new double[] {0, 1};
-            default:
-                throw new IllegalArgumentException("prediction_type: unsupported " + type);
-        }
+        return switch (type) {
+            case EPSILON -> new double[] {1 / alpha, -sigma / alpha};
+            case V_PREDICTION -> new double[] {alpha, -sigma};
+            case SAMPLE -> new double[] {0, 1};
+        };
     }
 
     /** Coefficients of the noise from a VP sample: v {@code alpha m + sigma x}, sample {@code (x - alpha m) / sigma}. */
     static double[] epsilon(PredictionType type, double alpha, double sigma) {
-        switch (type) {
-            case EPSILON:
-                return new double[] {0, 1};
-            case V_PREDICTION:
-                return new double[] {sigma, alpha};
-            case SAMPLE:
-                return new double[] {1 / sigma, -alpha / sigma};
-            default:
-                throw new IllegalArgumentException("prediction_type: unsupported " + type);
-        }
+        return switch (type) {
+            case EPSILON -> new double[] {0, 1};
+            case V_PREDICTION -> new double[] {sigma, alpha};
+            case SAMPLE -> new double[] {1 / sigma, -alpha / sigma};
+        };
     }
 
     /**
@@ -50,9 +40,20 @@ final class Prediction {
      * + 1)} is the VP sample): epsilon {@code x - sigma m}, v {@code x / (sigma^2 + 1) - sigma / sqrt(sigma^2 + 1) m}.
      */
     static double[] kDiffusionX0(PredictionType type, double sigma) {
-        double alpha = NoiseSchedules.vpAlpha(sigma);
-        double[] vp = x0(type, alpha, NoiseSchedules.vpSigma(sigma));
-        return new double[] {vp[0] * alpha, vp[1]};
+        return switch (type) {
+            case EPSILON -> new double[] {1, -sigma};
+            case V_PREDICTION -> new double[] {1 / (sigma * sigma + 1), -sigma / Math.sqrt(sigma * sigma + 1)};
+            case SAMPLE -> new double[] {0, 1};
+        };
+    }
+
+    /**
+     * Coefficients of the k-diffusion ODE derivative {@code (x - x0) / sigma}, with {@code x0} from
+     * {@link #kDiffusionX0} at the same sigma (diffusers' "convert to an ODE derivative" step).
+     */
+    static double[] kDiffusionDerivative(PredictionType type, double sigma) {
+        double[] x0 = kDiffusionX0(type, sigma);
+        return new double[] {(1 - x0[0]) / sigma, -x0[1] / sigma};
     }
 
     /** Throws unless {@code type} is one of {@code supported}, naming the scheduler. */

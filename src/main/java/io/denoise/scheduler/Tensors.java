@@ -39,13 +39,6 @@ final class Tensors {
         }
     }
 
-    /** {@code out = x} clamped to {@code [-limit, limit]}. */
-    static void clamp(float[] out, float[] x, double limit) {
-        for (int i = 0; i < out.length; i++) {
-            out[i] = (float) Math.max(-limit, Math.min(limit, x[i]));
-        }
-    }
-
     /** Copies {@code from} into {@code to} unless they are the same array. */
     static void copy(float[] from, float[] to) {
         if (from != to) {
