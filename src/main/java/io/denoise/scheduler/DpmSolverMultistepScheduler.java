@@ -81,7 +81,7 @@ public final class DpmSolverMultistepScheduler extends MultistepScheduler {
                 && (config.eulerAtFinal() || fewSteps || config.finalSigmasType() == FinalSigmasType.ZERO);
         boolean lowerOrderSecond = i == n - 2 && fewSteps;
 
-        convertModelOutput(modelOutput, sample, i, conversionBuffer(sample.length));
+        convertModelOutput(modelOutput, sample, i, dataPrediction, conversionBuffer(sample.length));
         pushModelOutput();
 
         int order = config.solverOrder();
@@ -96,16 +96,6 @@ public final class DpmSolverMultistepScheduler extends MultistepScheduler {
             lowerOrderNums++;
         }
         stepIndex++;
-    }
-
-    /** Port of {@code convert_model_output}: x0 for DPM-Solver++, noise for DPM-Solver. */
-    private void convertModelOutput(float[] modelOutput, float[] sample, int i, float[] out) {
-        double alpha = alphaAt(i);
-        double sigma = sigmaAt(i);
-        double[] c = dataPrediction
-                ? Prediction.x0(config.predictionType(), alpha, sigma)
-                : Prediction.epsilon(config.predictionType(), alpha, sigma);
-        Tensors.combine(out, c[0], sample, c[1], modelOutput);
     }
 
     /**

@@ -95,6 +95,19 @@ abstract class MultistepScheduler extends IndexedScheduler {
     }
 
     /**
+     * Port of {@code convert_model_output}: the data prediction {@code x0} (DPM-Solver++, UniPC with
+     * {@code predict_x0}) or the noise prediction, at index {@code i}, written to {@code out}.
+     */
+    void convertModelOutput(float[] modelOutput, float[] sample, int i, boolean toX0, float[] out) {
+        double alpha = alphaAt(i);
+        double sigma = sigmaAt(i);
+        double[] c = toX0
+                ? Prediction.x0(config.predictionType(), alpha, sigma)
+                : Prediction.epsilon(config.predictionType(), alpha, sigma);
+        Tensors.combine(out, c[0], sample, c[1], modelOutput);
+    }
+
+    /**
      * A buffer to convert the current model output into, then hand to {@link #pushModelOutput()}; reuses the array
      * that the last push evicted.
      */

@@ -53,7 +53,7 @@ public final class UniPcMultistepScheduler extends MultistepScheduler {
         boolean useCorrector = i > 0 && !config.disableCorrector().contains(i - 1) && hasLastSample;
 
         float[] converted = conversionBuffer(sample.length);
-        convertModelOutput(modelOutput, sample, i, converted);
+        convertModelOutput(modelOutput, sample, i, predictX0, converted);
         if (useCorrector) {
             correct(sample, i, thisOrder, converted);
         }
@@ -74,16 +74,6 @@ public final class UniPcMultistepScheduler extends MultistepScheduler {
             lowerOrderNums++;
         }
         stepIndex++;
-    }
-
-    /** Port of {@code convert_model_output}: x0 when {@code predict_x0}, otherwise the noise. */
-    private void convertModelOutput(float[] modelOutput, float[] sample, int i, float[] out) {
-        double alpha = alphaAt(i);
-        double sigma = sigmaAt(i);
-        double[] c = predictX0
-                ? Prediction.x0(config.predictionType(), alpha, sigma)
-                : Prediction.epsilon(config.predictionType(), alpha, sigma);
-        Tensors.combine(out, c[0], sample, c[1], modelOutput);
     }
 
     /**
