@@ -102,7 +102,10 @@ def _export(module, args, path, inputs, outputs, axes, output_dims=None):
     module.eval()
     with torch.no_grad():
         torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                          opset_version=OPSET, do_constant_folding=True)
+                          opset_version=OPSET,
+                          # no folding: every weight keeps its parameter name (sample.py loads them back);
+                          # ONNX Runtime folds the weight transposes itself when it loads the graph
+                          do_constant_folding=False)
     import onnx
     m = onnx.load(path)
     onnx.checker.check_model(m)
@@ -113,6 +116,19 @@ def _export(module, args, path, inputs, outputs, axes, output_dims=None):
                     d.dim_param = v
                 else:
                     d.dim_value = v
+    # torch's export merges weights with identical values (e.g. untrained LayerNorm scales);
+    # record which stored initializer holds each merged parameter so sample.py can load them all
+    from onnx import numpy_helper
+    stored = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    aliases = {}
+    for name, p in module.state_dict().items():
+        if name not in stored:
+            v = p.detach().numpy()
+            same = next((k for k, a in stored.items() if a.shape == v.shape and np.array_equal(a, v)), None)
+            if same is not None:  # None: a parameter this graph does not use
+                aliases[name] = same
+    if aliases:
+        onnx.helper.set_model_props(m, {"parameter_aliases": json.dumps(aliases)})
     m.producer_name = "denoise-models"
     onnx.save(m, path)
 

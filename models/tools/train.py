@@ -48,6 +48,35 @@ def lr_at(progress, step, base, warmup):
     return base * min(1.0, (step + 1) / warmup) * max(0.02, 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
+class ThreadGovernor:
+    """Picks one or two threads by measurement.
+
+    With two OpenMP threads on two cores, a busy neighbour stalls every parallel
+    region on the descheduled thread (steps run up to ~10x slower), and one
+    thread does better; on a quiet machine two threads win.  Every 40 steps the
+    other setting is tried for 4 steps and the faster one kept."""
+
+    def __init__(self, threads):
+        self.modes = [threads, 1] if threads > 1 else [1]
+        self.avg = {}
+        self.n = 0
+        self.trial = 0
+
+    def after_step(self, dt):
+        cur = torch.get_num_threads()
+        self.avg[cur] = dt if cur not in self.avg else 0.6 * self.avg[cur] + 0.4 * dt
+        self.n += 1
+        if len(self.modes) == 1:
+            return
+        if self.trial > 0:
+            self.trial -= 1
+            if self.trial == 0:
+                torch.set_num_threads(min(self.avg, key=self.avg.get))
+        elif self.n % 40 == 0:
+            torch.set_num_threads(self.modes[1] if cur == self.modes[0] else self.modes[0])
+            self.trial = 4
+
+
 def make_vae():
     return AutoencoderKL(**CONFIG["vae"])
 
@@ -73,7 +102,7 @@ def vae_loss(vae, x):
     return l1 + 0.5 * edge + 1e-6 * kl, l1, edge, kl
 
 
-def train_vae(work, minutes, steps, batch, lr, seed=1):
+def train_vae(work, minutes, steps, batch, lr, seed=1, threads=2):
     path = os.path.join(work, "vae.pt")
     vae = make_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
@@ -89,6 +118,7 @@ def train_vae(work, minutes, steps, batch, lr, seed=1):
         log(f"vae: resuming at step {st['step']}, {st['elapsed'] / 60:.1f} min in")
     log(f"vae: {count(vae)} parameters, budget {minutes} min / {steps} steps, batch {batch}")
     last_save = time.time()
+    governor = ThreadGovernor(threads)
     while True:
         progress = max(st["step"] / steps, st["elapsed"] / (minutes * 60))
         if progress >= 1:
@@ -106,10 +136,11 @@ def train_vae(work, minutes, steps, batch, lr, seed=1):
         opt.step()
         st["step"] += 1
         st["elapsed"] += time.time() - t0
+        governor.after_step(time.time() - t0)
         if st["step"] % 25 == 0:
             log(f"vae step {st['step']} progress {progress:.3f} loss {loss.item():.4f} l1 {l1.item():.4f} "
                 f"edge {edge.item():.4f} kl {kl.item():.1f} lr {opt.param_groups[0]['lr']:.2e} "
-                f"{(time.time() - t0):.2f}s/step")
+                f"{(time.time() - t0):.2f}s/step {torch.get_num_threads()} threads")
         if time.time() - last_save > 180:
             save({"model": vae.state_dict(), "opt": opt.state_dict(), "state": st}, path)
             last_save = time.time()
@@ -165,7 +196,7 @@ def ema_update(ema, model, decay):
             e.mul_(decay).add_(p.detach(), alpha=1 - decay)
 
 
-def train_unet(work, minutes, steps, batch, lr, seed=3):
+def train_unet(work, minutes, steps, batch, lr, seed=3, threads=2):
     path = os.path.join(work, "unet.pt")
     pool = torch.load(os.path.join(work, "latents.pt"))
     lats, scenes = pool["latents"], pool["scenes"].tolist()
@@ -195,6 +226,7 @@ def train_unet(work, minutes, steps, batch, lr, seed=3):
     ids_cache = {}
     last_save = time.time()
     loss_avg = None
+    governor = ThreadGovernor(threads)
 
     def checkpoint(done=False):
         save({"te": te.state_dict(), "unet": unet.state_dict(), "ema_te": ema_te.state_dict(),
@@ -237,10 +269,11 @@ def train_unet(work, minutes, steps, batch, lr, seed=3):
         ema_update(ema_unet, unet, decay)
         st["step"] += 1
         st["elapsed"] += time.time() - t0
+        governor.after_step(time.time() - t0)
         loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
         if st["step"] % 25 == 0:
             log(f"unet step {st['step']} progress {progress:.3f} loss {loss.item():.4f} avg {loss_avg:.4f} "
-                f"lr {opt.param_groups[0]['lr']:.2e} {(time.time() - t0):.2f}s/step")
+                f"lr {opt.param_groups[0]['lr']:.2e} {(time.time() - t0):.2f}s/step {torch.get_num_threads()} threads")
         if time.time() - last_save > 180:
             checkpoint()
             last_save = time.time()
@@ -301,11 +334,11 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     log(f"start: {vars(a)}")
     if a.stage in ("all", "vae"):
-        train_vae(a.work, a.vae_minutes, a.vae_steps, a.vae_batch, a.vae_lr)
+        train_vae(a.work, a.vae_minutes, a.vae_steps, a.vae_batch, a.vae_lr, threads=a.threads)
     if a.stage in ("all", "latents"):
         build_latents(a.work, a.pool)
     if a.stage in ("all", "unet"):
-        train_unet(a.work, a.unet_minutes, a.unet_steps, a.unet_batch, a.unet_lr)
+        train_unet(a.work, a.unet_minutes, a.unet_steps, a.unet_batch, a.unet_lr, threads=a.threads)
     if a.stage in ("all", "export"):
         export_trained(a.work, a.out, a.fp16_out)
         if a.stage == "all":
