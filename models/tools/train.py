@@ -6,7 +6,9 @@
 
 State lives in --work (default models/tools/work, git-ignored): vae.pt,
 latents.pt, unet.pt, DONE.  Rerunning a stage continues from its checkpoint;
-a finished stage is skipped.  Each stage has a step count and a wall-clock
+a finished stage is skipped unless a larger --*-minutes / --*-steps budget is
+given, which extends it (after extending the VAE, delete latents.pt and
+unet.pt so the UNet learns the new latent space).  Each stage has a step count and a wall-clock
 budget; the learning rate follows a cosine over whichever runs out first, so
 a busy machine gives a shorter but still properly annealed run.
 """
@@ -110,11 +112,14 @@ def train_vae(work, minutes, steps, batch, lr, seed=1, threads=2):
     if os.path.exists(path):
         ck = torch.load(path)
         vae.load_state_dict(ck["model"])
-        if ck.get("done"):
+        st = ck["state"]
+        if ck.get("done") and max(st["step"] / steps, st["elapsed"] / (minutes * 60)) >= 1:
             log(f"vae: done already (scaling_factor {ck['scaling_factor']:.5f})")
             return
-        opt.load_state_dict(ck["opt"])
-        st = ck["state"]
+        if ck.get("done"):
+            log("vae: extending a finished run (delete latents.pt and unet.pt to retrain on the new VAE)")
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
         log(f"vae: resuming at step {st['step']}, {st['elapsed'] / 60:.1f} min in")
     log(f"vae: {count(vae)} parameters, budget {minutes} min / {steps} steps, batch {batch}")
     last_save = time.time()
@@ -153,8 +158,8 @@ def train_vae(work, minutes, steps, batch, lr, seed=1, threads=2):
         err = (rec - x).abs().mean().item()
     log(f"vae: finished at step {st['step']}, held-out L1 {err:.4f}, latent std {mean.std():.4f}, "
         f"mean {mean.mean():.4f} -> scaling_factor {scaling:.5f}")
-    save({"model": vae.state_dict(), "state": st, "done": True, "scaling_factor": scaling,
-          "config": CONFIG["vae"]}, path)
+    save({"model": vae.state_dict(), "opt": opt.state_dict(), "state": st, "done": True,
+          "scaling_factor": scaling, "config": CONFIG["vae"]}, path)
 
 
 def load_vae(work):
@@ -211,13 +216,15 @@ def train_unet(work, minutes, steps, batch, lr, seed=3, threads=2):
     st = {"step": 0, "elapsed": 0.0}
     if os.path.exists(path):
         ck = torch.load(path)
-        if ck.get("done"):
+        st = ck["state"]
+        if ck.get("done") and max(st["step"] / steps, st["elapsed"] / (minutes * 60)) >= 1:
             log("unet: done already")
             return
+        if ck.get("done"):
+            log("unet: extending a finished run")
         te.load_state_dict(ck["te"]), unet.load_state_dict(ck["unet"])
         ema_te.load_state_dict(ck["ema_te"]), ema_unet.load_state_dict(ck["ema_unet"])
         opt.load_state_dict(ck["opt"])
-        st = ck["state"]
         log(f"unet: resuming at step {st['step']}, {st['elapsed'] / 60:.1f} min in")
     log(f"unet: {count(unet)} + text encoder {count(te)} parameters, pool {len(lats)}, "
         f"budget {minutes} min / {steps} steps, batch {batch}")
