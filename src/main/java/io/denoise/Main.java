@@ -1,0 +1,25 @@
+package io.denoise;
+
+import io.denoise.cli.GenerateCommand;
+import io.quarkus.runtime.Quarkus;
+import io.quarkus.runtime.annotations.QuarkusMain;
+
+import java.util.Arrays;
+
+/**
+ * Entry point. {@code generate …} runs the pipeline from the command line without starting the service;
+ * anything else starts the service in the roles its configuration names.
+ */
+@QuarkusMain
+public final class Main {
+
+    private Main() {
+    }
+
+    public static void main(String... args) throws Exception {
+        if (args.length > 0 && args[0].equals("generate")) {
+            System.exit(GenerateCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
+        Quarkus.run(args);
+    }
+}

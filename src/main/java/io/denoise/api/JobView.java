@@ -1,0 +1,73 @@
+package io.denoise.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.denoise.jobs.Job;
+import io.denoise.jobs.JobImage;
+import io.denoise.jobs.JobParameters;
+import io.denoise.jobs.JobStatus;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A job as users see it. Fields that do not apply yet (images before success, error unless failed, queue
+ * position unless queued) are absent.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record JobView(
+        String id,
+        String model,
+        JobStatus status,
+        Progress progress,
+        Long queuePosition,
+        int attempt,
+        Timings timings,
+        Parameters parameters,
+        List<Image> images,
+        Error error,
+        Map<String, String> links) {
+
+    /** Steps done of total. */
+    public record Progress(int step, int totalSteps) {
+    }
+
+    /** When it happened and how long it took. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Timings(Instant createdAt, Instant startedAt, Instant finishedAt, Long queuedMs, Long runMs) {
+    }
+
+    /** The parameters used, with the seed actually used. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Parameters(String prompt, String negativePrompt, int width, int height, int numInferenceSteps,
+                             double guidanceScale, String scheduler, java.math.BigInteger seed, int numImages,
+                             Boolean initImage, Double strength, double eta, String preview, int previewEvery) {
+    }
+
+    /** A stored image. */
+    public record Image(int index, String seed, String url) {
+    }
+
+    /** Why a job failed. */
+    public record Error(String code, String message) {
+    }
+
+    static JobView of(Job job, JobParameters p, List<JobImage> images, Long queuePosition) {
+        String self = "/v1/jobs/" + job.id;
+        Parameters params = new Parameters(p.prompt(), p.negativePrompt(), p.width(), p.height(), p.numInferenceSteps(),
+                p.guidanceScale(), p.scheduler(), p.seed(), p.numImages(), p.initImageKey() == null ? null : true,
+                p.strength(), p.eta(), p.preview(), p.previewEvery());
+        List<Image> imageViews = job.status == JobStatus.SUCCEEDED
+                ? images.stream().map(i -> new Image(i.index(), i.seed(), self + "/images/" + i.index())).toList()
+                : null;
+        Error error = job.status == JobStatus.FAILED ? new Error(job.errorCode, job.errorMessage) : null;
+        Instant end = job.finishedAt;
+        Timings timings = new Timings(job.createdAt, job.startedAt, job.finishedAt,
+                job.startedAt == null ? null : Duration.between(job.createdAt, job.startedAt).toMillis(),
+                job.startedAt == null || end == null ? null : Duration.between(job.startedAt, end).toMillis());
+        return new JobView(job.id.toString(), job.model, job.status, new Progress(job.step, job.totalSteps),
+                job.status == JobStatus.QUEUED ? queuePosition : null, job.attempt, timings, params, imageViews, error,
+                Map.of("self", self, "events", self + "/events"));
+    }
+}

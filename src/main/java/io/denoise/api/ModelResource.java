@@ -1,0 +1,31 @@
+package io.denoise.api;
+
+import io.denoise.jobs.ModelCard;
+import io.denoise.jobs.ModelRegistry;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+import java.util.List;
+
+/** {@code GET /v1/models}: the models workers serve, with their defaults and limits. */
+@Path("/v1/models")
+@Produces(MediaType.APPLICATION_JSON)
+public class ModelResource {
+
+    @Inject
+    ModelRegistry models;
+
+    /** The response body. */
+    public record Models(List<ModelCard> models) {
+    }
+
+    @GET
+    @Operation(summary = "Models the workers serve")
+    public Models list() {
+        return new Models(List.copyOf(models.all().values()));
+    }
+}

@@ -1,0 +1,75 @@
+package io.denoise.jobs;
+
+import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import jakarta.persistence.Column;
+import jakarta.persistence.Entity;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
+import jakarta.persistence.Id;
+import jakarta.persistence.Table;
+import org.hibernate.annotations.JdbcTypeCode;
+import org.hibernate.type.SqlTypes;
+
+import java.time.Instant;
+import java.util.UUID;
+
+/**
+ * A generation job. Read freely; status and everything a worker writes changes only through {@link JobStore}.
+ */
+@Entity
+@Table(name = "job")
+public class Job extends PanacheEntityBase {
+
+    @Id
+    public UUID id;
+
+    public String model;
+
+    @Enumerated(EnumType.STRING)
+    public JobStatus status;
+
+    /** {@link JobParameters} as JSON. */
+    @JdbcTypeCode(SqlTypes.JSON)
+    public String params;
+
+    @Column(name = "idempotency_key")
+    public String idempotencyKey;
+
+    @Column(name = "request_hash")
+    public String requestHash;
+
+    public int attempt;
+
+    @Column(name = "worker_id")
+    public String workerId;
+
+    @Column(name = "lease_until")
+    public Instant leaseUntil;
+
+    @Column(name = "cancel_requested")
+    public boolean cancelRequested;
+
+    public int step;
+
+    @Column(name = "total_steps")
+    public int totalSteps;
+
+    @Column(name = "created_at")
+    public Instant createdAt;
+
+    @Column(name = "started_at")
+    public Instant startedAt;
+
+    @Column(name = "finished_at")
+    public Instant finishedAt;
+
+    @Column(name = "error_code")
+    public String errorCode;
+
+    @Column(name = "error_message")
+    public String errorMessage;
+
+    /** A JSON array of {@link JobImage}, once the job succeeded. */
+    @JdbcTypeCode(SqlTypes.JSON)
+    public String images;
+}

@@ -1,0 +1,346 @@
+package io.denoise.jobs;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
+import jakarta.inject.Inject;
+import jakarta.persistence.EntityManager;
+import jakarta.transaction.Transactional;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+/**
+ * The only writer of job status. Every write is one short transaction and a conditional update that encodes the
+ * legal transition ({@link JobStatus#sourcesOf}); a worker's writes are fenced by its attempt number, so a worker
+ * that lost its claim cannot overwrite the job.
+ */
+@ApplicationScoped
+public class JobStore {
+
+    /** Fired inside the submitting transaction; observers act after it commits. */
+    public record OutboxWritten() {
+    }
+
+    /** The outcome of {@link #submit}. */
+    public record Submission(Job job, boolean created) {
+    }
+
+    /** Thrown when an {@code Idempotency-Key} is reused with a different request body. */
+    public static final class IdempotencyConflictException extends RuntimeException {
+        public IdempotencyConflictException(String key) {
+            super("Idempotency-Key '" + key + "' was used with a different request");
+        }
+    }
+
+    /** How a claim went. */
+    public enum ClaimOutcome {
+        /** This worker holds the job now. */
+        CLAIMED,
+        /** The job has ended already: the record is a duplicate. */
+        FINISHED,
+        /** Another worker holds an unexpired lease. */
+        HELD,
+        /** Cancellation was requested before it ran; the job is now CANCELLED. */
+        CANCELLED,
+        /** No such job. */
+        MISSING
+    }
+
+    /** A claim attempt's result; {@code job} is the job as it is after the claim (null when missing). */
+    public record Claim(ClaimOutcome outcome, Job job) {
+    }
+
+    /** What a running job's worker learns when it reports progress or renews its lease. */
+    public enum Heartbeat {
+        /** Carry on. */
+        CONTINUE,
+        /** A user asked to cancel. */
+        CANCEL_REQUESTED,
+        /** The claim was lost (lease expired and another worker took over, or the job ended). */
+        LOST
+    }
+
+    /** How a cancel request went. */
+    public enum CancelOutcome { CANCELLED, REQUESTED, ALREADY_FINISHED, NOT_FOUND }
+
+    @Inject
+    EntityManager em;
+
+    @Inject
+    ObjectMapper json;
+
+    @Inject
+    Event<OutboxWritten> outboxWritten;
+
+    /**
+     * Stores a new QUEUED job and its outbox record in one transaction; with an idempotency key already used for
+     * the same request, returns that job instead.
+     *
+     * @throws IdempotencyConflictException if the key was used for a different request
+     */
+    @Transactional
+    public Submission submit(UUID id, String model, JobParameters params, String idempotencyKey, String requestHash,
+                             String topic, String recordPayload) {
+        if (idempotencyKey != null) {
+            Optional<Job> existing = Job.find("idempotencyKey", idempotencyKey).firstResultOptional();
+            if (existing.isPresent()) {
+                if (!existing.get().requestHash.equals(requestHash)) {
+                    throw new IdempotencyConflictException(idempotencyKey);
+                }
+                return new Submission(existing.get(), false);
+            }
+        }
+        Job job = new Job();
+        job.id = id;
+        job.model = model;
+        job.status = JobStatus.QUEUED;
+        job.params = write(params);
+        job.idempotencyKey = idempotencyKey;
+        job.requestHash = requestHash;
+        job.totalSteps = params.numInferenceSteps();
+        job.createdAt = Instant.now();
+        job.persist();
+        OutboxMessage message = new OutboxMessage();
+        message.topic = topic;
+        message.recordKey = id.toString();
+        message.payload = recordPayload;
+        message.createdAt = job.createdAt;
+        message.persist();
+        em.flush();
+        outboxWritten.fire(new OutboxWritten());
+        return new Submission(job, true);
+    }
+
+    /** Finds a job by its idempotency key (after a concurrent submit with the same key won the race). */
+    @Transactional
+    public Optional<Job> findByIdempotencyKey(String key) {
+        return Job.find("idempotencyKey", key).firstResultOptional();
+    }
+
+    /**
+     * Claims a job for a worker: QUEUED, or RUNNING with an expired lease → RUNNING, attempt + 1, lease until
+     * now + {@code lease}. A job whose cancellation was requested is moved to CANCELLED instead.
+     */
+    @Transactional
+    public Claim claim(UUID id, String workerId, Duration lease) {
+        int updated = em.createNativeQuery("""
+                        update job set status = 'RUNNING', attempt = attempt + 1, worker_id = :worker,
+                               lease_until = now() + make_interval(secs => :lease), step = 0,
+                               started_at = coalesce(started_at, now())
+                         where id = :id and not cancel_requested
+                           and (status = 'QUEUED' or (status = 'RUNNING' and lease_until < now()))""")
+                .setParameter("worker", workerId)
+                .setParameter("lease", lease.toMillis() / 1000.0)
+                .setParameter("id", id)
+                .executeUpdate();
+        Job job = Job.findById(id);
+        if (job == null) {
+            return new Claim(ClaimOutcome.MISSING, null);
+        }
+        if (updated == 1) {
+            return new Claim(ClaimOutcome.CLAIMED, job);
+        }
+        if (job.status.isTerminal()) {
+            return new Claim(ClaimOutcome.FINISHED, job);
+        }
+        if (job.cancelRequested) {
+            int cancelled = finish(id, null, JobStatus.CANCELLED, null, null, true);
+            em.refresh(job);
+            return new Claim(cancelled == 1 ? ClaimOutcome.CANCELLED : ClaimOutcome.HELD, job);
+        }
+        return new Claim(ClaimOutcome.HELD, job);
+    }
+
+    /** Records progress of a running attempt. */
+    @Transactional
+    public Heartbeat progress(UUID id, int attempt, int step, int totalSteps) {
+        return heartbeat(em.createNativeQuery("""
+                        update job set step = :step, total_steps = :total
+                         where id = :id and attempt = :attempt and status = 'RUNNING'
+                        returning cancel_requested""")
+                .setParameter("step", step)
+                .setParameter("total", totalSteps)
+                .setParameter("id", id)
+                .setParameter("attempt", attempt)
+                .getResultList());
+    }
+
+    /** Extends a running attempt's lease to now + {@code lease}. */
+    @Transactional
+    public Heartbeat renewLease(UUID id, int attempt, Duration lease) {
+        return heartbeat(em.createNativeQuery("""
+                        update job set lease_until = now() + make_interval(secs => :lease)
+                         where id = :id and attempt = :attempt and status = 'RUNNING'
+                        returning cancel_requested""")
+                .setParameter("lease", lease.toMillis() / 1000.0)
+                .setParameter("id", id)
+                .setParameter("attempt", attempt)
+                .getResultList());
+    }
+
+    /** Ends a running attempt's lease now, so another worker may take the job over at once. */
+    @Transactional
+    public boolean releaseLease(UUID id, int attempt) {
+        return em.createNativeQuery("""
+                        update job set lease_until = now()
+                         where id = :id and attempt = :attempt and status = 'RUNNING'""")
+                .setParameter("id", id)
+                .setParameter("attempt", attempt)
+                .executeUpdate() == 1;
+    }
+
+    /** RUNNING → SUCCEEDED with its images, if {@code attempt} still holds the job. */
+    @Transactional
+    public boolean succeed(UUID id, int attempt, List<JobImage> images) {
+        return em.createNativeQuery("""
+                        update job set status = 'SUCCEEDED', images = cast(:images as jsonb), step = total_steps,
+                               finished_at = now(), lease_until = null
+                         where id = :id and attempt = :attempt and status in (%s)""".formatted(sources(JobStatus.SUCCEEDED)))
+                .setParameter("images", write(images))
+                .setParameter("id", id)
+                .setParameter("attempt", attempt)
+                .executeUpdate() == 1;
+    }
+
+    /** → FAILED with a reason, if {@code attempt} still holds the job. */
+    @Transactional
+    public boolean fail(UUID id, int attempt, String code, String message) {
+        return finish(id, attempt, JobStatus.FAILED, code, message, false) == 1;
+    }
+
+    /**
+     * → FAILED for a job no worker holds (QUEUED, or RUNNING with an expired lease): its record could not be
+     * processed.
+     */
+    @Transactional
+    public boolean failUnclaimed(UUID id, String code, String message) {
+        return finish(id, null, JobStatus.FAILED, code, message, true) == 1;
+    }
+
+    /** RUNNING → CANCELLED, if {@code attempt} still holds the job. */
+    @Transactional
+    public boolean cancelled(UUID id, int attempt) {
+        return finish(id, attempt, JobStatus.CANCELLED, null, null, false) == 1;
+    }
+
+    /**
+     * A user's cancel: a QUEUED job is CANCELLED at once; a RUNNING one is marked, and its worker stops it.
+     */
+    @Transactional
+    public CancelOutcome requestCancel(UUID id) {
+        int queued = em.createNativeQuery("""
+                        update job set status = 'CANCELLED', cancel_requested = true, finished_at = now()
+                         where id = :id and status = 'QUEUED'""")
+                .setParameter("id", id)
+                .executeUpdate();
+        if (queued == 1) {
+            return CancelOutcome.CANCELLED;
+        }
+        int running = em.createNativeQuery("""
+                        update job set cancel_requested = true where id = :id and status = 'RUNNING'""")
+                .setParameter("id", id)
+                .executeUpdate();
+        if (running == 1) {
+            return CancelOutcome.REQUESTED;
+        }
+        Job job = Job.findById(id);
+        return job == null ? CancelOutcome.NOT_FOUND : CancelOutcome.ALREADY_FINISHED;
+    }
+
+    /** Queued jobs of the same model submitted before this one. */
+    @Transactional
+    public long queuePosition(Job job) {
+        return Job.count("status = ?1 and model = ?2 and createdAt < ?3", JobStatus.QUEUED, job.model, job.createdAt);
+    }
+
+    @Transactional
+    public Optional<Job> find(UUID id) {
+        return Job.findByIdOptional(id);
+    }
+
+    /** A page of jobs, newest first, after the job {@code (afterCreatedAt, afterId)} when given. */
+    @Transactional
+    public List<Job> list(JobStatus status, Instant afterCreatedAt, UUID afterId, int limit) {
+        StringBuilder where = new StringBuilder("1 = 1");
+        var params = new java.util.HashMap<String, Object>();
+        if (status != null) {
+            where.append(" and status = :status");
+            params.put("status", status);
+        }
+        if (afterCreatedAt != null) {
+            where.append(" and (createdAt < :at or (createdAt = :at and id < :id))");
+            params.put("at", afterCreatedAt);
+            params.put("id", afterId);
+        }
+        return Job.find(where + " order by createdAt desc, id desc", params).page(0, limit).list();
+    }
+
+    /** The parameters of a job. */
+    public JobParameters parameters(Job job) {
+        try {
+            return json.readValue(job.params, JobParameters.class);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("job " + job.id + " has unreadable parameters", e);
+        }
+    }
+
+    /** The images of a finished job (empty before). */
+    public List<JobImage> images(Job job) {
+        if (job.images == null) {
+            return List.of();
+        }
+        try {
+            return json.readValue(job.images, new TypeReference<List<JobImage>>() { });
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("job " + job.id + " has unreadable images", e);
+        }
+    }
+
+    /**
+     * Moves a job to a terminal state: guarded by {@code attempt} when given, else (with {@code unclaimedOnly})
+     * only while no worker holds it.
+     */
+    private int finish(UUID id, Integer attempt, JobStatus target, String code, String message, boolean unclaimedOnly) {
+        String guard = attempt != null ? "attempt = :attempt and status in (" + sources(target) + ")"
+                : unclaimedOnly ? "(status = 'QUEUED' or (status = 'RUNNING' and (lease_until is null or lease_until < now())))"
+                : "status in (" + sources(target) + ")";
+        var query = em.createNativeQuery("""
+                        update job set status = :status, error_code = cast(:code as varchar), error_message = cast(:message as text),
+                               finished_at = now(), lease_until = null
+                         where id = :id and %s""".formatted(guard))
+                .setParameter("status", target.name())
+                .setParameter("code", code)
+                .setParameter("message", message)
+                .setParameter("id", id);
+        if (attempt != null) {
+            query.setParameter("attempt", attempt);
+        }
+        return query.executeUpdate();
+    }
+
+    private static Heartbeat heartbeat(List<?> rows) {
+        if (rows.isEmpty()) {
+            return Heartbeat.LOST;
+        }
+        return Boolean.TRUE.equals(rows.get(0)) ? Heartbeat.CANCEL_REQUESTED : Heartbeat.CONTINUE;
+    }
+
+    private static String sources(JobStatus target) {
+        return JobStatus.sourcesOf(target).stream().map(s -> "'" + s.name() + "'").collect(Collectors.joining(", "));
+    }
+
+    private String write(Object value) {
+        try {
+            return json.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

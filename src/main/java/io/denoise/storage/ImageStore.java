@@ -1,0 +1,121 @@
+package io.denoise.storage;
+
+import io.minio.BucketExistsArgs;
+import io.minio.GetObjectArgs;
+import io.minio.GetPresignedObjectUrlArgs;
+import io.minio.MakeBucketArgs;
+import io.minio.MinioClient;
+import io.minio.PutObjectArgs;
+import io.minio.errors.ErrorResponseException;
+import io.minio.http.Method;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Images in an S3-compatible store (MinIO in production), at deterministic keys ({@code jobs/{jobId}/{index}.png},
+ * init images at {@code jobs/{jobId}/init}), so a repeated write after a crash overwrites instead of duplicating.
+ * Thread-safe.
+ */
+@ApplicationScoped
+public class ImageStore {
+
+    @Inject
+    StorageConfig config;
+
+    private volatile MinioClient client;
+    private volatile boolean bucketReady;
+
+    /** The key of image {@code index} of a job. */
+    public static String imageKey(UUID jobId, int index) {
+        return "jobs/" + jobId + "/" + index + ".png";
+    }
+
+    /** The key of a job's init image. */
+    public static String initImageKey(UUID jobId) {
+        return "jobs/" + jobId + "/init";
+    }
+
+    /** Stores an object, creating the bucket on first use. */
+    public void put(String key, byte[] bytes, String contentType) throws StorageException {
+        try {
+            ensureBucket();
+            client().putObject(PutObjectArgs.builder().bucket(config.bucket()).object(key)
+                    .stream(new ByteArrayInputStream(bytes), bytes.length, -1).contentType(contentType).build());
+        } catch (Exception e) {
+            throw new StorageException("cannot store " + key, e);
+        }
+    }
+
+    /** Reads a whole object, or empty when there is none. */
+    public Optional<byte[]> get(String key) throws StorageException {
+        try (InputStream in = client().getObject(GetObjectArgs.builder().bucket(config.bucket()).object(key).build())) {
+            return Optional.of(in.readAllBytes());
+        } catch (ErrorResponseException e) {
+            if (e.errorResponse().code().equals("NoSuchKey") || e.errorResponse().code().equals("NoSuchBucket")) {
+                return Optional.empty();
+            }
+            throw new StorageException("cannot read " + key, e);
+        } catch (Exception e) {
+            throw new StorageException("cannot read " + key, e);
+        }
+    }
+
+    /** A time-limited GET URL for an object. */
+    public String presignedGet(String key, int seconds) throws StorageException {
+        try {
+            return client().getPresignedObjectUrl(GetPresignedObjectUrlArgs.builder().method(Method.GET)
+                    .bucket(config.bucket()).object(key).expiry(seconds, TimeUnit.SECONDS).build());
+        } catch (Exception e) {
+            throw new StorageException("cannot sign " + key, e);
+        }
+    }
+
+    /** Creates the bucket if missing; idempotent. */
+    public void ensureBucket() throws StorageException {
+        if (bucketReady) {
+            return;
+        }
+        try {
+            MinioClient c = client();
+            if (!c.bucketExists(BucketExistsArgs.builder().bucket(config.bucket()).build())) {
+                c.makeBucket(MakeBucketArgs.builder().bucket(config.bucket()).region(config.region()).build());
+            }
+            bucketReady = true;
+        } catch (ErrorResponseException e) {
+            if (e.errorResponse().code().equals("BucketAlreadyOwnedByYou")) {
+                bucketReady = true;
+                return;
+            }
+            throw new StorageException("cannot create bucket " + config.bucket(), e);
+        } catch (Exception e) {
+            throw new StorageException("cannot create bucket " + config.bucket(), e);
+        }
+    }
+
+    private MinioClient client() {
+        MinioClient c = client;
+        if (c == null) {
+            synchronized (this) {
+                if (client == null) {
+                    client = MinioClient.builder().endpoint(config.endpoint())
+                            .credentials(config.accessKey(), config.secretKey()).region(config.region()).build();
+                }
+                c = client;
+            }
+        }
+        return c;
+    }
+
+    /** The store could not be reached or refused; usually transient. */
+    public static final class StorageException extends Exception {
+        public StorageException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+package io.denoise.storage;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/** The S3-compatible image store (MinIO in production). */
+@ConfigMapping(prefix = "denoise.storage")
+public interface StorageConfig {
+
+    /** Endpoint URL, e.g. {@code http://minio:9000}. */
+    String endpoint();
+
+    /** Access key. */
+    String accessKey();
+
+    /** Secret key. */
+    String secretKey();
+
+    /** Bucket for images, created at start when missing (default {@code denoise}). */
+    @WithDefault("denoise")
+    String bucket();
+
+    /** Region sent with signed requests (default {@code us-east-1}). */
+    @WithDefault("us-east-1")
+    String region();
+}

@@ -1,0 +1,256 @@
+package io.denoise.worker;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.jobs.JobStore;
+import io.denoise.messaging.EventPublisher;
+import io.denoise.messaging.JobEvent;
+import io.denoise.messaging.JobRecord;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.apache.kafka.clients.consumer.AcknowledgeType;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Takes jobs from the model topics with a plain {@link KafkaShareConsumer} in explicit-acknowledgement mode, one
+ * record at a time, on its own thread: any idle worker gets the next job, a worker that dies has its record
+ * redelivered, and the delivery count bounds poison jobs. While a job runs (on a second thread) the record's lock
+ * is renewed at half the lock duration; the broker hands a renewed record back on the next poll, and it is
+ * recognised by its offset. A record that cannot be parsed, or that was delivered too often, is rejected and its
+ * job failed with the reason.
+ */
+@ApplicationScoped
+public class JobConsumer {
+
+    private static final Logger LOG = Logger.getLogger(JobConsumer.class);
+    private static final Duration REDELIVERY_WAIT = Duration.ofSeconds(5);
+
+    @Inject
+    WorkerConfig config;
+
+    @Inject
+    JobRunner runner;
+
+    @Inject
+    JobStore store;
+
+    @Inject
+    EventPublisher events;
+
+    @Inject
+    ObjectMapper json;
+
+    @ConfigProperty(name = "kafka.bootstrap.servers")
+    String bootstrap;
+
+    private final ExecutorService jobs = Executors.newSingleThreadExecutor(r -> new Thread(r, "job-runner"));
+    private volatile boolean running;
+    private volatile boolean polling;
+    private volatile Thread thread;
+    private volatile KafkaShareConsumer<String, String> consumer;
+    private volatile String workerId;
+
+    /** Starts consuming the given topics as {@code workerId}. */
+    synchronized void start(List<String> topics, String workerId) {
+        this.workerId = workerId;
+        running = true;
+        thread = new Thread(() -> loop(topics), "job-consumer");
+        thread.start();
+    }
+
+    /** Whether the consumer has subscribed and polled (readiness). */
+    public boolean isPolling() {
+        return polling;
+    }
+
+    /**
+     * Stops taking jobs; the job in flight gets {@code grace} to finish, then is stopped and released.
+     */
+    void stop(Duration grace) throws InterruptedException {
+        running = false;
+        Thread t = thread;
+        if (t == null) {
+            return;
+        }
+        KafkaShareConsumer<String, String> c = consumer;
+        t.join(grace.toMillis());
+        if (t.isAlive()) {
+            runner.shutdown();
+            t.join(TimeUnit.SECONDS.toMillis(10));
+        }
+        if (c != null && t.isAlive()) {
+            c.wakeup();
+        }
+        jobs.shutdownNow();
+    }
+
+    private void loop(List<String> topics) {
+        Map<String, Object> props = new HashMap<>();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.shareGroup());
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, workerId);
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+        props.put("share.acknowledgement.mode", "explicit");
+        props.put("share.acquire.mode", "record_limit");
+        try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
+            consumer = c;
+            c.subscribe(topics);
+            LOG.infof("worker %s takes jobs from %s", workerId, topics);
+            while (running) {
+                try {
+                    var records = c.poll(Duration.ofMillis(200));
+                    polling = true;
+                    for (ConsumerRecord<String, String> record : records) {
+                        process(c, record);
+                    }
+                } catch (WakeupException e) {
+                    if (running) {
+                        LOG.debug("consumer woken up");
+                    }
+                } catch (RuntimeException e) {
+                    LOG.warnf("job consumer: %s; retrying", e.toString());
+                    sleep(1000);
+                }
+            }
+        } finally {
+            consumer = null;
+            polling = false;
+        }
+    }
+
+    private void process(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record) {
+        int deliveries = record.deliveryCount().map(Short::intValue).orElse(1);
+        JobRecord job = parse(record);
+        if (job == null) {
+            acknowledge(c, record, AcknowledgeType.REJECT);
+            return;
+        }
+        if (deliveries > config.maxDeliveries()) {
+            String message = "delivered " + deliveries + " times without finishing (limit " + config.maxDeliveries() + ")";
+            LOG.warnf("rejecting job %s: %s", job.jobId(), message);
+            failUnclaimed(job.jobId(), "DELIVERY_LIMIT", message);
+            acknowledge(c, record, AcknowledgeType.REJECT);
+            return;
+        }
+        Future<JobRunner.Outcome> outcome = jobs.submit(() -> runner.run(job.jobId(), workerId));
+        ConsumerRecord<String, String> current = record;
+        long renewMs = Math.max(500, config.lockDuration().toMillis() / 2);
+        while (true) {
+            try {
+                JobRunner.Outcome result = outcome.get(renewMs, TimeUnit.MILLISECONDS);
+                acknowledge(c, current, switch (result) {
+                    case ACCEPT -> AcknowledgeType.ACCEPT;
+                    case RELEASE -> AcknowledgeType.RELEASE;
+                    case REJECT -> AcknowledgeType.REJECT;
+                });
+                return;
+            } catch (TimeoutException e) {
+                current = renew(c, current);
+            } catch (ExecutionException e) {
+                LOG.errorf(e.getCause(), "job %s: runner failed", job.jobId());
+                acknowledge(c, current, AcknowledgeType.RELEASE);
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                acknowledge(c, current, AcknowledgeType.RELEASE);
+                return;
+            }
+        }
+    }
+
+    /**
+     * Renews the lock of the record in flight. The broker hands a renewed record back on a following poll: that
+     * copy (same partition and offset) is the one to acknowledge from then on; any other record that arrives
+     * meanwhile is released for another worker.
+     */
+    private ConsumerRecord<String, String> renew(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> current) {
+        c.acknowledge(current, AcknowledgeType.RENEW);
+        return awaitRedelivery(c, current);
+    }
+
+    private ConsumerRecord<String, String> awaitRedelivery(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> current) {
+        long deadline = System.nanoTime() + REDELIVERY_WAIT.toNanos();
+        while (System.nanoTime() < deadline) {
+            for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
+                if (r.topic().equals(current.topic()) && r.partition() == current.partition() && r.offset() == current.offset()) {
+                    return r;
+                }
+                c.acknowledge(r, AcknowledgeType.RELEASE);
+            }
+        }
+        LOG.warnf("renewed record %s-%d@%d did not come back within %s", current.topic(), current.partition(),
+                current.offset(), REDELIVERY_WAIT);
+        return current;
+    }
+
+    private void acknowledge(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record, AcknowledgeType type) {
+        try {
+            c.acknowledge(record, type);
+        } catch (IllegalStateException e) {
+            c.acknowledge(awaitRedelivery(c, record), type);
+        }
+        c.commitSync(Duration.ofSeconds(5));
+    }
+
+    private JobRecord parse(ConsumerRecord<String, String> record) {
+        try {
+            JobRecord job = json.readValue(record.value(), JobRecord.class);
+            if (job.jobId() == null || job.model() == null) {
+                throw new IllegalArgumentException("jobId and model are required");
+            }
+            return job;
+        } catch (Exception e) {
+            String reason = "malformed job record at " + record.topic() + "-" + record.partition() + "@" + record.offset()
+                    + ": " + e.getMessage();
+            LOG.warn(reason);
+            UUID key = keyAsJobId(record.key());
+            if (key != null) {
+                failUnclaimed(key, "MALFORMED_RECORD", reason);
+            }
+            return null;
+        }
+    }
+
+    private void failUnclaimed(UUID jobId, String code, String message) {
+        try {
+            if (store.failUnclaimed(jobId, code, message)) {
+                events.publish(JobEvent.failed(jobId, 0, JobEvent.FINAL_SEQ, code, message));
+            }
+        } catch (RuntimeException e) {
+            LOG.warnf("job %s: cannot record failure %s: %s", jobId, code, e.toString());
+        }
+    }
+
+    private static UUID keyAsJobId(String key) {
+        try {
+            return key == null ? null : UUID.fromString(key);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package io.denoise.worker;
+
+import io.denoise.jobs.ModelCard;
+import io.denoise.pipeline.ModelSet;
+import io.denoise.pipeline.ModelSettings;
+import io.denoise.pipeline.RuntimeOptions;
+import io.denoise.pipeline.SessionFactory;
+import io.denoise.pipeline.TextToImagePipeline;
+import io.denoise.scheduler.Schedulers;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The models this worker serves: loaded once at start (one ONNX Runtime session per model part, shared by every
+ * job) and closed at shutdown. Thread-safe after {@link #load()}.
+ */
+@ApplicationScoped
+public class ModelHost {
+
+    private static final Logger LOG = Logger.getLogger(ModelHost.class);
+
+    @Inject
+    ModelsConfig modelsConfig;
+
+    @Inject
+    WorkerConfig config;
+
+    private final Map<String, ModelSet> models = new LinkedHashMap<>();
+    private final Map<String, TextToImagePipeline> pipelines = new LinkedHashMap<>();
+    private volatile boolean loaded;
+
+    /** Loads every configured model; a model that fails to load fails the worker's start. */
+    synchronized List<ModelCard> load() {
+        ModelsConfig m = modelsConfig;
+        SessionFactory sessions = new SessionFactory(new RuntimeOptions(m.device(), m.cudaDeviceId(), m.intraOpThreads()));
+        TextToImagePipeline.Limits limits = new TextToImagePipeline.Limits(config.maxBatchImages(),
+                TextToImagePipeline.Limits.DEFAULT.maxInitImageBytes(), TextToImagePipeline.Limits.DEFAULT.maxInitImagePixels());
+        List<ModelCard> cards = new ArrayList<>();
+        for (String name : m.serve()) {
+            long start = System.nanoTime();
+            ModelSet model = ModelSet.load(m.dir().resolve(name), sessions);
+            models.put(name, model);
+            pipelines.put(name, new TextToImagePipeline(model, limits));
+            cards.add(card(model, config.maxBatchImages()));
+            LOG.infof("loaded model %s (%s, %s) on %s in %d ms", name, model.hash(), model.floatType(), model.device(),
+                    (System.nanoTime() - start) / 1_000_000);
+        }
+        loaded = true;
+        return cards;
+    }
+
+    public boolean isLoaded() {
+        return loaded;
+    }
+
+    /** The pipeline of a served model, or null. */
+    public TextToImagePipeline pipeline(String model) {
+        return pipelines.get(model);
+    }
+
+    public List<String> served() {
+        return List.copyOf(models.keySet());
+    }
+
+    synchronized void close() {
+        for (ModelSet model : models.values()) {
+            try {
+                model.close();
+            } catch (RuntimeException e) {
+                LOG.warnf(e, "closing model %s", model.name());
+            }
+        }
+        models.clear();
+        pipelines.clear();
+        loaded = false;
+    }
+
+    static ModelCard card(ModelSet model, int maxBatchImages) {
+        ModelSettings s = model.settings();
+        ModelSettings.Defaults d = s.defaults();
+        ModelSettings.Limits l = s.limits();
+        return new ModelCard(model.name(), model.hash(),
+                new ModelCard.Defaults(d.guidanceScale(), d.numInferenceSteps(), d.width(), d.height(), d.scheduler()),
+                new ModelCard.Limits(l.minWidth(), l.maxWidth(), l.minHeight(), l.maxHeight(), l.maxSteps(),
+                        Math.min(l.maxImages(), maxBatchImages)),
+                List.copyOf(Schedulers.ids()), model.supportsImageToImage(), Instant.now());
+    }
+}
