@@ -74,7 +74,7 @@ class ThreadGovernor:
             self.trial -= 1
             if self.trial == 0:
                 torch.set_num_threads(min(self.avg, key=self.avg.get))
-        elif self.n % 40 == 0:
+        elif self.n % 40 == 5:
             torch.set_num_threads(self.modes[1] if cur == self.modes[0] else self.modes[0])
             self.trial = 4
 
