@@ -1,0 +1,152 @@
+package io.denoise.stack;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The local run behind {@link LocalStack#main}: starts the stack on fixed ports (Kafka 9092, PostgreSQL
+ * 5433, S3 9000) with its data in {@code .denoise/}, prints the endpoints, then optionally runs the
+ * application against it. On Ctrl-C (SIGINT) or SIGTERM the application stops first, then the stack.
+ *
+ * <p>Options (each also a system property {@code denoise.stack.<name>}): {@code --data-dir=DIR},
+ * {@code --kafka-port=N}, {@code --postgres-port=N}, {@code --s3-port=N}. Everything after them (or after
+ * {@code --}) is the application's command, e.g. {@code java -jar target/quarkus-app/quarkus-run.jar}.
+ */
+final class LocalRun {
+
+    /** Printed once every service answers, before the endpoints. */
+    static final String READY = "[stack] ready";
+
+    private static final long APP_STOP_SECONDS = 30;
+
+    private LocalRun() {
+    }
+
+    /**
+     * @param args options, then the optional application command
+     * @throws InterruptedException if interrupted while waiting
+     */
+    static void main(String[] args) throws InterruptedException {
+        Map<String, String> options = new LinkedHashMap<>(Map.of(
+                "data-dir", ".denoise", "kafka-port", "9092", "postgres-port", "5433", "s3-port", "9000"));
+        options.replaceAll((name, value) -> System.getProperty("denoise.stack." + name, value));
+        List<String> command = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.equals("--")) {
+                command.addAll(Arrays.asList(args).subList(i + 1, args.length));
+                break;
+            }
+            if (!arg.startsWith("--")) {
+                command.addAll(Arrays.asList(args).subList(i, args.length));
+                break;
+            }
+            String[] kv = arg.substring(2).split("=", 2);
+            if (kv.length != 2 || !options.containsKey(kv[0])) {
+                System.err.println("Unknown option " + arg + "; known: " + options.keySet().stream().map(k -> "--" + k + "=...").toList());
+                System.exit(2);
+            }
+            options.put(kv[0], kv[1]);
+        }
+
+        LocalStack stack = LocalStack.builder()
+                .dataDir(Path.of(options.get("data-dir")))
+                .kafkaPort(Integer.parseInt(options.get("kafka-port")))
+                .postgresPort(Integer.parseInt(options.get("postgres-port")))
+                .s3Port(Integer.parseInt(options.get("s3-port")))
+                .shutdownHook(false)
+                .build();
+        AtomicReference<Process> app = new AtomicReference<>();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopApp(app.get());
+            stack.stop();
+            System.out.println("[stack] stopped");
+        }, "local-run-shutdown"));
+        try {
+            stack.start();
+        } catch (RuntimeException e) {
+            System.err.println("[stack] start failed: " + e.getMessage());
+            System.exit(1);
+        }
+        printEndpoints(stack);
+        if (command.isEmpty()) {
+            System.out.println("Press Ctrl-C to stop.");
+            new CountDownLatch(1).await();
+        }
+        try {
+            app.set(launchApp(command, stack.quarkusConfig()));
+        } catch (IOException e) {
+            System.err.println("[stack] cannot start " + command + ": " + e.getMessage());
+            System.exit(1);
+        }
+        System.exit(app.get().waitFor());
+    }
+
+    /**
+     * Starts the application against the stack, with its output on this terminal. The configuration goes
+     * in as environment variables ({@code kafka.bootstrap.servers} becomes {@code KAFKA_BOOTSTRAP_SERVERS},
+     * which Quarkus reads), and also as {@code -D} options when the command starts with {@code java}.
+     *
+     * @param command the application's command line
+     * @param config the stack's {@link LocalStack#quarkusConfig()}
+     * @return the running application
+     * @throws IOException if it cannot be started
+     */
+    static Process launchApp(List<String> command, Map<String, String> config) throws IOException {
+        List<String> line = new ArrayList<>(command);
+        if (Path.of(line.get(0)).getFileName().toString().equals("java")) {
+            List<String> properties = new ArrayList<>();
+            config.forEach((key, value) -> properties.add("-D" + key + "=" + value));
+            line.addAll(1, properties);
+        }
+        ProcessBuilder builder = new ProcessBuilder(line).inheritIO();
+        builder.environment().putAll(environment(config));
+        System.out.println("[stack] starting " + String.join(" ", command));
+        return builder.start();
+    }
+
+    /**
+     * @param config configuration properties
+     * @return the same as environment variables, named the way Quarkus maps them back
+     */
+    static Map<String, String> environment(Map<String, String> config) {
+        Map<String, String> env = new LinkedHashMap<>();
+        config.forEach((key, value) -> env.put(key.toUpperCase(Locale.ROOT).replaceAll("[^A-Z0-9]", "_"), value));
+        return env;
+    }
+
+    private static void stopApp(Process app) {
+        if (app == null || !app.isAlive()) {
+            return;
+        }
+        app.destroy();
+        try {
+            if (!app.waitFor(APP_STOP_SECONDS, TimeUnit.SECONDS)) {
+                app.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            app.destroyForcibly();
+        }
+    }
+
+    private static void printEndpoints(LocalStack stack) {
+        System.out.println(READY);
+        System.out.println("  Kafka       " + stack.kafkaBootstrap() + "  (KRaft, share groups on)");
+        System.out.println("  PostgreSQL  " + stack.jdbcUrl() + "  user " + stack.dbUser() + " / " + stack.dbPassword());
+        System.out.println("  S3          " + stack.s3Endpoint() + "  key " + stack.s3AccessKey() + " / " + stack.s3SecretKey()
+                + "  (path-style, region us-east-1)");
+        System.out.println("  Logs        " + stack.dataDir().resolve("logs"));
+        System.out.println("  pids        " + stack.pids());
+        System.out.println("  Application environment:");
+        environment(stack.quarkusConfig()).forEach((k, v) -> System.out.println("    " + k + "=" + v));
+    }
+}

@@ -1,0 +1,242 @@
+package io.denoise.stack;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.minio.BucketExistsArgs;
+import io.minio.GetObjectArgs;
+import io.minio.GetObjectResponse;
+import io.minio.GetPresignedObjectUrlArgs;
+import io.minio.MakeBucketArgs;
+import io.minio.MinioClient;
+import io.minio.PutObjectArgs;
+import io.minio.http.Method;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.SharePartitionOffsetInfo;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Starts the real stack once (fresh data under {@code target/stack-test/local-stack-test}) and checks each
+ * service through the clients the application uses; the last tests restart Kafka alone and then the whole
+ * stack.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class LocalStackTest {
+
+    private static final Path DATA = Path.of("target/stack-test/local-stack-test");
+    private static final byte[] IMAGE = "\u0089PNG fake image bytes".getBytes(StandardCharsets.ISO_8859_1);
+
+    private static LocalStack stack;
+
+    @BeforeAll
+    static void startStack() {
+        ChildProcess.deleteTree(StackHome.locate().projectDir().resolve(DATA));
+        stack = newStack().start();
+    }
+
+    @AfterAll
+    static void stopStack() {
+        if (stack != null) {
+            stack.stop();
+        }
+    }
+
+    private static LocalStack newStack() {
+        return LocalStack.builder().dataDir(DATA).kafkaRecordLockDuration(Duration.ofSeconds(15)).build();
+    }
+
+    @Test
+    @Order(1)
+    void shareConsumerReceivesAndAcceptsAProducedRecord() throws Exception {
+        StackClients.createTopic(stack, "jobs", "workers");
+        StackClients.produce(stack, "jobs", "job-1", "render a cat");
+
+        StackClients.Accepted accepted = StackClients.acceptWithShareConsumer(stack, "jobs", "workers", "render a cat");
+
+        assertEquals("job-1", accepted.record().key());
+        assertEquals(1, accepted.record().deliveryCount().orElseThrow().intValue());
+        assertFalse(accepted.commit().isEmpty(), "the acknowledgement was committed");
+        accepted.commit().forEach((partition, error) ->
+                assertTrue(error.isEmpty(), "ACCEPT of " + partition + " failed: " + error));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        Optional<Long> lag = Optional.empty();
+        while (!lag.equals(Optional.of(0L)) && System.nanoTime() < deadline) {
+            SharePartitionOffsetInfo info = StackClients.shareGroupOffsets(stack, "workers").get(new TopicPartition("jobs", 0));
+            lag = info == null ? Optional.empty() : info.lag();
+            Thread.sleep(200);
+        }
+        assertEquals(Optional.of(0L), lag, "no record of the partition is left to deliver to the group");
+    }
+
+    @Test
+    @Order(2)
+    void postgresServesTheApplicationDatabase() throws Exception {
+        try (Connection c = StackClients.jdbc(stack); Statement s = c.createStatement()) {
+            s.execute("create table job (id bigint primary key, prompt text not null)");
+            s.execute("insert into job values (1, 'a cat')");
+            try (ResultSet r = s.executeQuery("select current_user, current_database(), "
+                    + "(select rolsuper from pg_roles where rolname = current_user), "
+                    + "(select prompt from job where id = 1)")) {
+                assertTrue(r.next());
+                assertEquals("denoise", r.getString(1));
+                assertEquals("denoise", r.getString(2));
+                assertFalse(r.getBoolean(3), "the application user is not a superuser");
+                assertEquals("a cat", r.getString(4));
+            }
+        }
+    }
+
+    @Test
+    @Order(3)
+    void s3StoresObjectsAndServesPresignedUrls() throws Exception {
+        MinioClient minio = MinioClient.builder()
+                .endpoint(stack.s3Endpoint())
+                .credentials(stack.s3AccessKey(), stack.s3SecretKey())
+                .region("us-east-1")
+                .build();
+        minio.makeBucket(MakeBucketArgs.builder().bucket("images").build());
+        assertTrue(minio.bucketExists(BucketExistsArgs.builder().bucket("images").build()));
+        minio.putObject(PutObjectArgs.builder().bucket("images").object("jobs/1.png")
+                .stream(new ByteArrayInputStream(IMAGE), IMAGE.length, -1).contentType("image/png").build());
+
+        try (GetObjectResponse object = minio.getObject(GetObjectArgs.builder().bucket("images").object("jobs/1.png").build())) {
+            assertArrayEquals(IMAGE, object.readAllBytes());
+        }
+
+        String url = minio.getPresignedObjectUrl(GetPresignedObjectUrlArgs.builder()
+                .method(Method.GET).bucket("images").object("jobs/1.png").expiry(10, TimeUnit.MINUTES).build());
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<byte[]> response = http.send(HttpRequest.newBuilder(URI.create(url)).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, response.statusCode());
+        assertArrayEquals(IMAGE, response.body());
+        assertEquals("image/png", response.headers().firstValue("Content-Type").orElse(""));
+
+        HttpResponse<Void> forged = http.send(HttpRequest.newBuilder(URI.create(url.replace("1.png", "2.png"))).build(),
+                HttpResponse.BodyHandlers.discarding());
+        assertEquals(403, forged.statusCode(), "a URL signed for another object is refused");
+    }
+
+    @Test
+    @Order(4)
+    void quarkusConfigPointsAtTheStack() {
+        Map<String, String> config = stack.quarkusConfig();
+        assertEquals(stack.kafkaBootstrap(), config.get("kafka.bootstrap.servers"));
+        assertEquals(stack.jdbcUrl(), config.get("quarkus.datasource.jdbc.url"));
+        assertEquals("denoise", config.get("quarkus.datasource.username"));
+        assertEquals("denoise", config.get("quarkus.datasource.password"));
+        assertEquals(stack.s3Endpoint(), config.get("denoise.storage.endpoint"));
+        assertEquals("denoise", config.get("denoise.storage.access-key"));
+        assertEquals("denoise-secret", config.get("denoise.storage.secret-key"));
+        assertTrue(Files.isRegularFile(stack.dataDir().resolve("logs/kafka.log")));
+    }
+
+    @Test
+    @Order(5)
+    void kafkaStopsAndStartsAloneOnTheSamePort() throws Exception {
+        String bootstrap = stack.kafkaBootstrap();
+        long postgresPid = stack.pids().get("postgres");
+        stack.stopKafka();
+        assertEquals(-1L, stack.pids().get("kafka"));
+        assertThrows(IOException.class, () -> connect(bootstrap), "nothing listens while Kafka is down");
+        try (Connection c = StackClients.jdbc(stack)) {
+            assertTrue(c.isValid(5), "PostgreSQL is unaffected");
+        }
+
+        stack.startKafka();
+
+        assertEquals(bootstrap, stack.kafkaBootstrap());
+        assertEquals(postgresPid, stack.pids().get("postgres"));
+        StackClients.produce(stack, "jobs", "job-2", "render a dog");
+        StackClients.Accepted accepted = StackClients.acceptWithShareConsumer(stack, "jobs", "workers", "render a dog");
+        assertEquals("job-2", accepted.record().key());
+    }
+
+    @Test
+    @Order(6)
+    void restartWithTheSameDataDirKeepsTheData() throws Exception {
+        StackClients.createTopic(stack, "kept", "kept-group");
+        StackClients.produce(stack, "kept", "k", "still here");
+        Map<String, Long> pids = stack.pids();
+
+        stack.stop();
+        for (long pid : pids.values()) {
+            assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "pid " + pid + " is gone");
+        }
+        stack = newStack().start();
+
+        try (Connection c = StackClients.jdbc(stack); Statement s = c.createStatement();
+                ResultSet r = s.executeQuery("select prompt from job where id = 1")) {
+            assertTrue(r.next());
+            assertEquals("a cat", r.getString(1));
+        }
+        MinioClient minio = MinioClient.builder().endpoint(stack.s3Endpoint())
+                .credentials(stack.s3AccessKey(), stack.s3SecretKey()).region("us-east-1").build();
+        try (GetObjectResponse object = minio.getObject(GetObjectArgs.builder().bucket("images").object("jobs/1.png").build())) {
+            assertArrayEquals(IMAGE, object.readAllBytes());
+        }
+        try (Admin admin = StackClients.admin(stack)) {
+            assertTrue(admin.listTopics().names().get(30, TimeUnit.SECONDS).containsAll(List.of("jobs", "kept")));
+        }
+        assertEquals("still here", readFirst("kept").value());
+        assertNotEquals(-1L, stack.pids().get("kafka"));
+    }
+
+    private static ConsumerRecord<String, String> readFirst(String topic) {
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafkaBootstrap(),
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class))) {
+            TopicPartition partition = new TopicPartition(topic, 0);
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofSeconds(1))) {
+                    return record;
+                }
+            }
+            throw new AssertionError("No record on " + topic);
+        }
+    }
+
+    private static void connect(String hostPort) throws IOException {
+        String[] parts = hostPort.split(":");
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(parts[0], Integer.parseInt(parts[1])), 2000);
+        }
+    }
+}
