@@ -23,6 +23,7 @@ public record JobView(
         Progress progress,
         Long queuePosition,
         int attempt,
+        String worker,
         Timings timings,
         Parameters parameters,
         List<Image> images,
@@ -67,7 +68,7 @@ public record JobView(
                 job.startedAt == null ? null : Duration.between(job.createdAt, job.startedAt).toMillis(),
                 job.startedAt == null || end == null ? null : Duration.between(job.startedAt, end).toMillis());
         return new JobView(job.id.toString(), job.model, job.status, new Progress(job.step, job.totalSteps),
-                job.status == JobStatus.QUEUED ? queuePosition : null, job.attempt, timings, params, imageViews, error,
+                job.status == JobStatus.QUEUED ? queuePosition : null, job.attempt, job.workerId, timings, params, imageViews, error,
                 Map.of("self", self, "events", self + "/events"));
     }
 }

@@ -46,6 +46,11 @@ public class CancelRegistry {
         return true;
     }
 
+    /** Cancels every job running here (shutdown). */
+    void cancelAll() {
+        running.values().forEach(Cancellation::cancel);
+    }
+
     @Incoming(Topics.CONTROL_IN)
     void onControl(String value) {
         try {

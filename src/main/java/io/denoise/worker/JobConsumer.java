@@ -5,6 +5,8 @@ import io.denoise.jobs.JobStore;
 import io.denoise.messaging.EventPublisher;
 import io.denoise.messaging.JobEvent;
 import io.denoise.messaging.JobRecord;
+import io.denoise.messaging.KafkaTopics;
+import io.denoise.messaging.Topics;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
@@ -57,6 +59,12 @@ public class JobConsumer {
     @Inject
     ObjectMapper json;
 
+    @Inject
+    KafkaTopics kafkaTopics;
+
+    @Inject
+    Topics topics;
+
     @ConfigProperty(name = "kafka.bootstrap.servers")
     String bootstrap;
 
@@ -67,11 +75,11 @@ public class JobConsumer {
     private volatile KafkaShareConsumer<String, String> consumer;
     private volatile String workerId;
 
-    /** Starts consuming the given topics as {@code workerId}. */
-    synchronized void start(List<String> topics, String workerId) {
+    /** Starts consuming the jobs topics of the given models as {@code workerId}. */
+    synchronized void start(List<String> models, String workerId) {
         this.workerId = workerId;
         running = true;
-        thread = new Thread(() -> loop(topics), "job-consumer");
+        thread = new Thread(() -> loop(models), "job-consumer");
         thread.start();
     }
 
@@ -82,26 +90,53 @@ public class JobConsumer {
 
     /**
      * Stops taking jobs; the job in flight gets {@code grace} to finish, then is stopped and released.
+     *
+     * @return whether no generation is running any more, so the models may be closed
      */
-    void stop(Duration grace) throws InterruptedException {
+    boolean stop(Duration grace) throws InterruptedException {
         running = false;
         Thread t = thread;
-        if (t == null) {
-            return;
+        if (t != null) {
+            t.join(grace.toMillis());
+            if (t.isAlive()) {
+                runner.shutdown();
+                t.join(TimeUnit.SECONDS.toMillis(10));
+            }
+            KafkaShareConsumer<String, String> c = consumer;
+            if (c != null && t.isAlive()) {
+                c.wakeup();
+                t.join(TimeUnit.SECONDS.toMillis(5));
+            }
         }
-        KafkaShareConsumer<String, String> c = consumer;
-        t.join(grace.toMillis());
-        if (t.isAlive()) {
-            runner.shutdown();
-            t.join(TimeUnit.SECONDS.toMillis(10));
-        }
-        if (c != null && t.isAlive()) {
-            c.wakeup();
-        }
-        jobs.shutdownNow();
+        jobs.shutdown();
+        return jobs.awaitTermination(10, TimeUnit.SECONDS);
     }
 
-    private void loop(List<String> topics) {
+    /**
+     * Until Kafka answers: creates the topics (so the subscription sees them at once) and makes the share group
+     * start at the earliest record, so jobs accepted while no worker was polling are not skipped.
+     */
+    private boolean prepareKafka(List<String> models) {
+        long backoff = 500;
+        while (running) {
+            try {
+                kafkaTopics.ensureFor(models);
+                kafkaTopics.startShareGroupAtEarliest(config.shareGroup());
+                return true;
+            } catch (KafkaTopics.KafkaUnavailableException e) {
+                LOG.infof("waiting for Kafka: %s", e.getMessage());
+                sleep(backoff);
+                backoff = Math.min(backoff * 2, 5000);
+            }
+        }
+        return false;
+    }
+
+    private void loop(List<String> models) {
+        if (!prepareKafka(models)) {
+            return;
+        }
+        List<String> topics = models.stream().map(this.topics::jobs).toList();
         Map<String, Object> props = new HashMap<>();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ConsumerConfig.GROUP_ID_CONFIG, config.shareGroup());
@@ -109,6 +144,7 @@ public class JobConsumer {
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
         props.put("share.acknowledgement.mode", "explicit");
         props.put("share.acquire.mode", "record_limit");
+        props.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5000);
         try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
             consumer = c;
             c.subscribe(topics);

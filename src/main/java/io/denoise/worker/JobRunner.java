@@ -76,6 +76,7 @@ public class JobRunner {
     /** Stops the running job for a shutdown: it is released, not cancelled, so another worker runs it. */
     void shutdown() {
         shuttingDown.set(true);
+        cancels.cancelAll();
     }
 
     /** Claims and runs a job; never throws. */

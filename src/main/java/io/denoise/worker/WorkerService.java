@@ -3,8 +3,6 @@ package io.denoise.worker;
 import io.denoise.Roles;
 import io.denoise.jobs.ModelCard;
 import io.denoise.jobs.ModelRegistry;
-import io.denoise.messaging.KafkaTopics;
-import io.denoise.messaging.Topics;
 import io.denoise.storage.ImageStore;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -21,8 +19,8 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * The worker role's lifecycle: load the models, register them, make sure the topics and bucket exist, start
- * taking jobs; on shutdown stop taking jobs and let the current one finish (or release it). Ready once the models
+ * The worker role's lifecycle: load the models, register them, make sure the bucket exists, start taking jobs
+ * (the consumer waits for Kafka and prepares its topics and share group); on shutdown stop taking jobs and let the current one finish (or release it). Ready once the models
  * are loaded and the consumer polls.
  */
 @ApplicationScoped
@@ -45,12 +43,6 @@ public class WorkerService implements HealthCheck {
     ModelRegistry registry;
 
     @Inject
-    KafkaTopics kafkaTopics;
-
-    @Inject
-    Topics topics;
-
-    @Inject
     ImageStore images;
 
     @Inject
@@ -63,24 +55,22 @@ public class WorkerService implements HealthCheck {
         List<ModelCard> cards = models.load();
         cards.forEach(registry::register);
         try {
-            kafkaTopics.ensureFor(models.served());
-        } catch (KafkaTopics.KafkaUnavailableException e) {
-            LOG.warnf("Kafka not reachable yet (%s); the consumer waits for it", e.getMessage());
-        }
-        try {
             images.ensureBucket();
         } catch (ImageStore.StorageException e) {
             LOG.warnf("image store not reachable yet (%s); retried on first write", e.getMessage());
         }
-        consumer.start(models.served().stream().map(topics::jobs).toList(), workerId());
+        consumer.start(models.served(), workerId());
     }
 
     void stop(@Observes ShutdownEvent event) throws InterruptedException {
         if (!roles.worker()) {
             return;
         }
-        consumer.stop(SHUTDOWN_GRACE);
-        models.close();
+        if (consumer.stop(SHUTDOWN_GRACE)) {
+            models.close();
+        } else {
+            LOG.warn("a generation is still running; leaving its models open for the process exit");
+        }
     }
 
     String workerId() {

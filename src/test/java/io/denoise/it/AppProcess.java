@@ -1,0 +1,124 @@
+package io.denoise.it;
+
+import io.denoise.stack.LocalStack;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The packaged service ({@code target/quarkus-app/quarkus-run.jar}) run as a separate process against a local
+ * stack, in the roles a test asks for — so a test can kill it with SIGKILL like a crashed pod.
+ */
+final class AppProcess implements AutoCloseable {
+
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    private final Process process;
+    private final int port;
+    private final Path log;
+
+    private AppProcess(Process process, int port, Path log) {
+        this.process = process;
+        this.port = port;
+        this.log = log;
+    }
+
+    /**
+     * Starts the service and waits until it is ready (or, with {@code waitReady} false, until it answers HTTP).
+     *
+     * @param extra more configuration, e.g. {@code denoise.worker.id}
+     */
+    static AppProcess start(String name, LocalStack stack, String roles, Map<String, String> extra, boolean waitReady)
+            throws IOException, InterruptedException {
+        Path jar = Path.of(System.getProperty("denoise.app.jar", "target/quarkus-app/quarkus-run.jar")).toAbsolutePath();
+        int port = freePort();
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+        command.add("-Xmx1g");
+        Map<String, String> config = new java.util.LinkedHashMap<>(stack.quarkusConfig());
+        config.put("quarkus.http.port", Integer.toString(port));
+        config.put("denoise.roles", roles);
+        config.put("denoise.models.serve", "tiny-random");
+        config.put("denoise.api.default-model", "tiny-random");
+        config.put("denoise.models.device", "cpu");
+        config.put("denoise.models.intra-op-threads", "1");
+        config.putAll(extra);
+        config.forEach((k, v) -> command.add("-D" + k + "=" + v));
+        command.add("-jar");
+        command.add(jar.toString());
+        Path log = Path.of("target", "it-logs", name + ".log");
+        Files.createDirectories(log.getParent());
+        Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.to(log.toFile())).start();
+        AppProcess app = new AppProcess(process, port, log);
+        app.await(waitReady ? "/q/health/ready" : "/q/health/live", Duration.ofSeconds(120));
+        return app;
+    }
+
+    URI uri(String path) {
+        return URI.create("http://localhost:" + port + path);
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** SIGKILL: no shutdown hook, no goodbye to Kafka or the database. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+    }
+
+    private void await(String path, Duration timeout) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("service exited with " + process.exitValue() + "; log: " + tail());
+            }
+            try {
+                HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(2)).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            }
+            Thread.sleep(250);
+        }
+        throw new IllegalStateException("service not ready on " + path + " within " + timeout + "; log: " + tail());
+    }
+
+    String tail() throws IOException {
+        List<String> lines = Files.readAllLines(log);
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor();
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package io.denoise.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.denoise.stack.LocalStack;
+import io.minio.ListObjectsArgs;
+import io.minio.MinioClient;
+import io.minio.Result;
+import io.minio.messages.Item;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+/** Two worker processes and an API process on one model topic, as separate JVMs against a real stack. */
+class WorkerFailoverIT {
+
+    private static final String LONG_JOB = "{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":256,\"height\":256,\"numImages\":2,\"seed\":77}";
+    private static LocalStack stack;
+    private static AppProcess api;
+    private static final AppProcess[] workers = new AppProcess[2];
+    private static Api client;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path data = Path.of("target", "stack-it", "failover-" + System.currentTimeMillis());
+        stack = LocalStack.builder().dataDir(data).build().start();
+        api = AppProcess.start("failover-api", stack, "api", Map.of(), true);
+        client = new Api(api);
+    }
+
+    @BeforeEach
+    void workersRunning() throws Exception {
+        for (int i = 0; i < workers.length; i++) {
+            if (workers[i] == null || !workers[i].isAlive()) {
+                workers[i] = AppProcess.start("failover-worker-" + (i + 1), stack, "worker",
+                        Map.of("denoise.worker.id", "worker-" + (i + 1)), true);
+            }
+        }
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        for (AppProcess w : workers) {
+            if (w != null) {
+                w.close();
+            }
+        }
+        if (api != null) {
+            api.close();
+        }
+        if (stack != null) {
+            stack.stop();
+        }
+    }
+
+    @Test
+    void aShortJobFinishesWhileALongOneRunsOnTheOtherWorker() throws Exception {
+        String longJob = client.submit(LONG_JOB);
+        JsonNode running = client.awaitStatus(longJob, "RUNNING", Duration.ofSeconds(60));
+        String shortJob = client.submit("{\"prompt\":\"a blue square\",\"numInferenceSteps\":2}");
+        JsonNode done = client.awaitStatus(shortJob, "SUCCEEDED", Duration.ofSeconds(60));
+        assertEquals("RUNNING", client.job(longJob).path("status").asText(), "the long job is still running");
+        assertNotEquals(running.path("worker").asText(), done.path("worker").asText());
+        delete(longJob);
+    }
+
+    @Test
+    void aWorkerKilledMidJobHasItsJobFinishedByTheOtherWithOneSetOfImages() throws Exception {
+        String id = client.submit(LONG_JOB);
+        JsonNode running = client.await(id, j -> j.path("progress").path("step").asInt() >= 3, Duration.ofSeconds(60),
+                "made progress");
+        String victim = running.path("worker").asText();
+        AppProcess killed = workers[victim.equals("worker-1") ? 0 : 1];
+        killed.kill();
+        JsonNode done = client.awaitStatus(id, "SUCCEEDED", Duration.ofSeconds(180));
+        assertEquals(2, done.path("attempt").asInt());
+        assertNotEquals(victim, done.path("worker").asText());
+        assertEquals(List.of("jobs/" + id + "/0.png", "jobs/" + id + "/1.png"), objects("jobs/" + id + "/"));
+        assertEquals("77", done.path("images").get(0).path("seed").asText());
+    }
+
+    private List<String> objects(String prefix) throws Exception {
+        MinioClient s3 = MinioClient.builder().endpoint(stack.s3Endpoint())
+                .credentials(stack.s3AccessKey(), stack.s3SecretKey()).build();
+        List<String> keys = new ArrayList<>();
+        for (Result<Item> item : s3.listObjects(ListObjectsArgs.builder().bucket("denoise").prefix(prefix).recursive(true).build())) {
+            keys.add(item.get().objectName());
+        }
+        keys.sort(String::compareTo);
+        return keys;
+    }
+
+    private static void delete(String id) throws Exception {
+        HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(api.uri("/v1/jobs/" + id).toString())).DELETE().build(),
+                HttpResponse.BodyHandlers.discarding());
+    }
+}
