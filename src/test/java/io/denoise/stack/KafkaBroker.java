@@ -75,6 +75,7 @@ final class KafkaBroker implements StackComponent {
         if (process != null && process.isAlive()) {
             throw new StackException("Kafka is already running");
         }
+        Ports.requireFree(port, name());
         Phases phases = new Phases();
         List<Path> classpath = home.classpath("kafka");
         phases.done("classpath");

@@ -166,6 +166,20 @@ class LocalStackTest {
 
     @Test
     @Order(5)
+    void aSecondStackOnTheSamePortFailsClearly() {
+        int kafkaPort = Integer.parseInt(stack.kafkaBootstrap().split(":")[1]);
+        LocalStack second = LocalStack.builder().dataDir(DATA.resolveSibling("local-stack-test-second"))
+                .kafkaPort(kafkaPort).build();
+
+        StackException error = assertThrows(StackException.class, second::start);
+
+        assertTrue(error.getMessage().contains("Port " + kafkaPort + " for kafka is in use"), error.getMessage());
+        assertTrue(second.pids().values().stream().allMatch(pid -> pid == -1), "the rest of the second stack is stopped");
+        ChildProcess.deleteTree(second.dataDir());
+    }
+
+    @Test
+    @Order(6)
     void kafkaStopsAndStartsAloneOnTheSamePort() throws Exception {
         String bootstrap = stack.kafkaBootstrap();
         long postgresPid = stack.pids().get("postgres");
@@ -186,7 +200,7 @@ class LocalStackTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void restartWithTheSameDataDirKeepsTheData() throws Exception {
         StackClients.createTopic(stack, "kept", "kept-group");
         StackClients.produce(stack, "kept", "k", "still here");

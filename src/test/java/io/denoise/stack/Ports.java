@@ -3,6 +3,7 @@ package io.denoise.stack;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 
 /** Free TCP ports on the loopback interface. */
@@ -23,6 +24,23 @@ final class Ports {
             return socket.getLocalPort();
         } catch (IOException e) {
             throw new UncheckedIOException("No free port", e);
+        }
+    }
+
+    /**
+     * Fails fast when something already listens on {@code port}, so a readiness check cannot mistake
+     * another server for the component.
+     *
+     * @param port the port a component is about to listen on
+     * @param component the component, for the message
+     */
+    static void requireFree(int port, String component) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+        } catch (IOException e) {
+            throw new StackException("Port " + port + " for " + component + " is in use (" + e.getMessage()
+                    + "); is another stack running? Pick another port or stop it.");
         }
     }
 }

@@ -107,6 +107,7 @@ final class Postgres implements StackComponent {
         if (process != null && process.isAlive()) {
             throw new StackException("PostgreSQL is already running");
         }
+        Ports.requireFree(port, name());
         Phases phases = new Phases();
         List<Path> jars = home.classpath("postgres");
         phases.done("classpath");

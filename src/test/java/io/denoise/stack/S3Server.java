@@ -65,6 +65,7 @@ final class S3Server implements StackComponent {
         if (process != null && process.isAlive()) {
             throw new StackException("S3Proxy is already running");
         }
+        Ports.requireFree(port, name());
         Phases phases = new Phases();
         List<Path> classpath = home.classpath("s3proxy");
         phases.done("classpath");
