@@ -12,6 +12,8 @@ import java.util.UUID;
  * Fields that do not apply to a type are absent.
  *
  * @param type       {@code started}, {@code progress}, {@code image}, {@code succeeded}, {@code failed}, {@code cancelled}
+ * @param elapsedMs  progress: since the denoising loop started; succeeded: the whole generation's time in the
+ *                   pipeline (encode, denoise, decode), so the service's own overhead can be told apart
  * @param preview    progress: a small base64 PNG of image 0, when previews were asked for
  * @param index      image: its position; seed, key likewise
  * @param code       failed: a machine-readable reason; message: a human-readable one
@@ -63,6 +65,11 @@ public record JobEvent(
                                     long elapsedMs, long etaMs, String preview) {
         return new JobEvent(jobId, attempt, seq, PROGRESS, Instant.now(), step, totalSteps, timestep, elapsedMs, etaMs,
                 preview, null, null, null, null, null);
+    }
+
+    public static JobEvent succeeded(UUID jobId, int attempt, long seq, long pipelineMs) {
+        return new JobEvent(jobId, attempt, seq, SUCCEEDED, Instant.now(), null, null, null, pipelineMs, null, null,
+                null, null, null, null, null);
     }
 
     public static JobEvent image(UUID jobId, int attempt, long seq, int index, String seed, String key) {

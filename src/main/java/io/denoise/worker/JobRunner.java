@@ -11,6 +11,7 @@ import io.denoise.pipeline.GeneratedImage;
 import io.denoise.pipeline.GenerationCancelledException;
 import io.denoise.pipeline.GenerationListener;
 import io.denoise.pipeline.GenerationRequest;
+import io.denoise.pipeline.GenerationResult;
 import io.denoise.pipeline.InvalidRequestException;
 import io.denoise.pipeline.StepProgress;
 import io.denoise.pipeline.TextToImagePipeline;
@@ -149,7 +150,7 @@ public class JobRunner {
                         .orElseThrow(() -> new TransientFailure("init image " + params.initImageKey() + " is missing"));
             }
             GenerationRequest request = request(params, initImage);
-            pipeline.generate(request, new GenerationListener() {
+            GenerationResult result = pipeline.generate(request, new GenerationListener() {
                 @Override
                 public void onStep(StepProgress p) {
                     react(store.progress(id, attempt, p.step(), p.totalSteps()), cancellation, lost);
@@ -175,7 +176,7 @@ public class JobRunner {
                 LOG.infof("job %s attempt %d finished but no longer holds the job; its result is discarded", id, attempt);
                 return Outcome.ACCEPT;
             }
-            publish(JobEvent.of(id, attempt, seq.incrementAndGet(), JobEvent.SUCCEEDED));
+            publish(JobEvent.succeeded(id, attempt, seq.incrementAndGet(), result.wallNanos() / 1_000_000));
             LOG.infof("job %s attempt %d: succeeded", id, attempt);
             return Outcome.ACCEPT;
         } catch (GenerationCancelledException e) {

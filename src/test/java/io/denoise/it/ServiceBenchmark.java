@@ -1,0 +1,235 @@
+package io.denoise.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.stack.LocalStack;
+import io.minio.ListObjectsArgs;
+import io.minio.MinioClient;
+import io.minio.Result;
+import io.minio.messages.Item;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The service's performance targets, measured on a local stack with the packaged service as separate processes:
+ * <ol>
+ *   <li>submit → first progress event, with an idle worker (p50, p90);</li>
+ *   <li>submit → succeeded event, minus the pipeline's own time (the cost of API, outbox, Kafka, DB, S3);</li>
+ *   <li>{@code POST /v1/jobs} throughput and latency while jobs queue;</li>
+ *   <li>100 jobs over two workers, one of them killed with SIGKILL twice: every job must succeed once.</li>
+ * </ol>
+ * Run: {@code ./mvnw -q -Pbench-service} (see README). Arguments: {@code --model NAME} (default shapes),
+ * {@code --latency-jobs N} (50), {@code --post-seconds N} (20), {@code --chaos-jobs N} (100).
+ */
+public final class ServiceBenchmark {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private ServiceBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> opts = new HashMap<>(Map.of("model", "shapes", "latency-jobs", "50", "post-seconds", "20",
+                "chaos-jobs", "100"));
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
+        }
+        String model = opts.get("model");
+        Map<String, String> modelConfig = Map.of("denoise.models.serve", model, "denoise.api.default-model", model,
+                "denoise.models.intra-op-threads", "0");
+        Path data = Path.of("target", "stack-bench", "run-" + System.currentTimeMillis());
+        try (LocalStack stack = LocalStack.builder().dataDir(data).build().start()) {
+            try (AppProcess app = AppProcess.start("bench-app", stack, "api,worker", modelConfig, true)) {
+                Api api = new Api(app);
+                String body = "{\"prompt\":\"a red circle on a white background\",\"numInferenceSteps\":20}";
+                latency(stack, app, api, body, Integer.parseInt(opts.get("latency-jobs")));
+                throughput(app, Integer.parseInt(opts.get("post-seconds")));
+            }
+            chaos(stack, modelConfig, Integer.parseInt(opts.get("chaos-jobs")));
+        }
+    }
+
+    /** Submits jobs one at a time to an idle worker and times the events a client would see. */
+    static void latency(LocalStack stack, AppProcess app, Api api, String body, int jobs) throws Exception {
+        List<Double> firstProgress = new ArrayList<>();
+        List<Double> overhead = new ArrayList<>();
+        List<Double> total = new ArrayList<>();
+        try (KafkaConsumer<String, String> events = tail(stack)) {
+            for (int i = 0; i < jobs + 3; i++) {
+                long t0 = System.nanoTime();
+                String id = api.submit(body);
+                double progressMs = -1;
+                while (true) {
+                    for (ConsumerRecord<String, String> r : events.poll(Duration.ofMillis(5))) {
+                        if (!r.key().equals(id)) {
+                            continue;
+                        }
+                        JsonNode e = JSON.readTree(r.value());
+                        double at = (System.nanoTime() - t0) / 1e6;
+                        if (e.path("type").asText().equals("progress") && progressMs < 0) {
+                            progressMs = at;
+                        }
+                        if (e.path("type").asText().equals("succeeded")) {
+                            if (i >= 3) {
+                                firstProgress.add(progressMs);
+                                total.add(at);
+                                overhead.add(at - e.path("elapsedMs").asDouble());
+                            }
+                            progressMs = Double.NaN;
+                        }
+                    }
+                    if (Double.isNaN(progressMs)) {
+                        break;
+                    }
+                }
+            }
+        }
+        System.out.printf(Locale.ROOT, "%nlatency over %d jobs (20 steps, one idle worker, after 3 warm-up jobs)%n", jobs);
+        print("submit -> first progress event", firstProgress);
+        print("submit -> succeeded event", total);
+        print("submit -> succeeded minus pipeline time", overhead);
+    }
+
+    /** Hammers POST /v1/jobs from 16 client threads while the worker falls behind. */
+    static void throughput(AppProcess app, int seconds) throws Exception {
+        HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(4)).build();
+        HttpRequest request = HttpRequest.newBuilder(app.uri("/v1/jobs")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}")).build();
+        ConcurrentLinkedQueue<Double> latencies = new ConcurrentLinkedQueue<>();
+        AtomicInteger errors = new AtomicInteger();
+        int threads = 16;
+        ExecutorService clients = Executors.newFixedThreadPool(threads);
+        long warmupEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+        long end = warmupEnd + TimeUnit.SECONDS.toNanos(seconds);
+        for (int t = 0; t < threads; t++) {
+            clients.submit(() -> {
+                while (System.nanoTime() < end) {
+                    long start = System.nanoTime();
+                    try {
+                        HttpResponse<Void> r = http.send(request, HttpResponse.BodyHandlers.discarding());
+                        if (r.statusCode() != 202) {
+                            errors.incrementAndGet();
+                        }
+                    } catch (Exception e) {
+                        errors.incrementAndGet();
+                    }
+                    if (start > warmupEnd) {
+                        latencies.add((System.nanoTime() - start) / 1e6);
+                    }
+                }
+                return null;
+            });
+        }
+        clients.shutdown();
+        clients.awaitTermination(seconds + 60L, TimeUnit.SECONDS);
+        List<Double> sorted = new ArrayList<>(latencies);
+        System.out.printf(Locale.ROOT, "%nPOST /v1/jobs, %d client threads, %d s after 3 s warm-up: %.0f requests/s, %d errors%n",
+                threads, seconds, sorted.size() / (double) seconds, errors.get());
+        print("POST /v1/jobs latency", sorted);
+    }
+
+    /** 100 jobs over two workers; one worker is killed with SIGKILL twice (and restarted) while they run. */
+    static void chaos(LocalStack stack, Map<String, String> modelConfig, int jobs) throws Exception {
+        long start = System.nanoTime();
+        try (AppProcess api = AppProcess.start("chaos-api", stack, "api", modelConfig, true)) {
+            AppProcess[] workers = {
+                    AppProcess.start("chaos-worker-1", stack, "worker", with(modelConfig, "denoise.worker.id", "chaos-1"), true),
+                    AppProcess.start("chaos-worker-2", stack, "worker", with(modelConfig, "denoise.worker.id", "chaos-2"), true)};
+            Api client = new Api(api);
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < jobs; i++) {
+                ids.add(client.submit("{\"prompt\":\"a green triangle on a gray background\",\"numInferenceSteps\":20,\"numImages\":2,\"seed\":" + i + "}"));
+            }
+            int kills = 0;
+            for (String killAfter : List.of(ids.get(jobs / 4), ids.get(jobs / 2))) {
+                client.awaitStatus(killAfter, "SUCCEEDED", Duration.ofMinutes(10));
+                workers[0].kill();
+                kills++;
+                System.out.printf("killed worker chaos-1 with SIGKILL (%d)%n", kills);
+                workers[0] = AppProcess.start("chaos-worker-1-" + kills, stack, "worker",
+                        with(modelConfig, "denoise.worker.id", "chaos-1"), true);
+            }
+            int succeeded = 0;
+            int retried = 0;
+            int wrongImageSets = 0;
+            MinioClient s3 = MinioClient.builder().endpoint(stack.s3Endpoint())
+                    .credentials(stack.s3AccessKey(), stack.s3SecretKey()).build();
+            for (String id : ids) {
+                JsonNode job = client.await(id, j -> j.path("status").asText().matches("SUCCEEDED|FAILED|CANCELLED"),
+                        Duration.ofMinutes(10), "finished");
+                if (job.path("status").asText().equals("SUCCEEDED")) {
+                    succeeded++;
+                }
+                if (job.path("attempt").asInt() > 1) {
+                    retried++;
+                }
+                int objects = 0;
+                for (Result<Item> item : s3.listObjects(ListObjectsArgs.builder().bucket("denoise").prefix("jobs/" + id + "/").build())) {
+                    item.get();
+                    objects++;
+                }
+                if (objects != 2 || job.path("images").size() != 2) {
+                    wrongImageSets++;
+                }
+            }
+            for (AppProcess w : workers) {
+                w.close();
+            }
+            System.out.printf(Locale.ROOT, "%nchaos: %d jobs (20 steps, 2 images each) over 2 workers, worker killed %d times: "
+                            + "%d succeeded, %d needed a second attempt, %d without exactly one set of 2 images, %.0f s%n",
+                    jobs, kills, succeeded, retried, wrongImageSets, (System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    private static Map<String, String> with(Map<String, String> base, String key, String value) {
+        Map<String, String> m = new HashMap<>(base);
+        m.put(key, value);
+        return m;
+    }
+
+    private static KafkaConsumer<String, String> tail(LocalStack stack) {
+        KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                stack.kafkaBootstrap(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5),
+                new StringDeserializer(), new StringDeserializer());
+        TopicPartition p = new TopicPartition("denoise.events", 0);
+        c.assign(List.of(p));
+        c.seekToEnd(List.of(p));
+        c.position(p);
+        return c;
+    }
+
+    private static void print(String what, List<Double> values) {
+        List<Double> v = new ArrayList<>(values);
+        Collections.sort(v);
+        if (v.isEmpty()) {
+            System.out.println(what + ": no samples");
+            return;
+        }
+        System.out.printf(Locale.ROOT, "  %-44s p50 %8.1f ms   p90 %8.1f ms   p99 %8.1f ms   max %8.1f ms   (n=%d)%n", what,
+                pct(v, 50), pct(v, 90), pct(v, 99), v.get(v.size() - 1), v.size());
+    }
+
+    private static double pct(List<Double> sorted, int p) {
+        return sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(p / 100.0 * sorted.size()) - 1));
+    }
+}
