@@ -90,7 +90,7 @@ public class EventStreamResource {
     private OutboundSseEvent toSse(Sse sse, JobEvent event) {
         try {
             return sse.newEventBuilder().id(Long.toString(event.seq())).name(event.type())
-                    .mediaType(MediaType.APPLICATION_JSON_TYPE).data(json.writeValueAsString(event)).build();
+                    .data(json.writeValueAsString(event)).build();
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
