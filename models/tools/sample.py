@@ -7,12 +7,14 @@ initializers keep their parameter names), so it needs nothing but models/<name>/
       --negative "" --seed 42 --steps 20 --guidance 4 --scheduler pndm --out /tmp/x.png
 
 Conventions (the Java pipeline follows the same):
-  * image i starts from torch.randn([1,4,h/8,w/8], generator=Generator().manual_seed(seed + i));
-    DDIM with eta > 0 draws its noise from the same per-image generator;
-  * classifier-free guidance batch is [negative (or ""), positive]; noise = u + g * (c - u);
-    guidance <= 1 runs the UNet once, positive prompt only;
+  * image i starts from torch.randn([1,4,h/8,w/8], generator=Generator().manual_seed(seed + i))
+    (x init_noise_sigma); DDIM with eta > 0 draws its step noise from the same per-image
+    generator, one randn([1,4,h/8,w/8]) per image per step, in image order;
+  * the images of a request share the UNet calls; the classifier-free guidance batch is
+    [negative (or "") x n, positive x n]; noise = u + g * (c - u) in float32;
+    guidance <= 1 runs the positive prompts only;
   * decode: vae_decoder(latents / scaling_factor), (x / 2 + 0.5).clamp(0, 1), (x * 255).round();
-  * image-to-image: init_timestep = min(int(N * strength), N); t_start = max(N - init_timestep, 0);
+  * image-to-image: init image pixels v -> 2 * (v / 255) - 1 (float32); init_timestep = min(int(N * strength), N); t_start = max(N - init_timestep, 0);
     timesteps = timesteps[t_start * order:]; latents = add_noise(scaling_factor * encoder_mean(image),
     first randn draw of the image's generator, timesteps[0]).
 """
@@ -75,57 +77,85 @@ class Pipeline:
         for m in (self.text_encoder, self.unet, self.vae):
             m.eval()
 
+    def ids(self, text):
+        """The 77 token ids the text encoder gets for a prompt ("" for no prompt)."""
+        return self.tokenizer(text or "")
+
+    @torch.no_grad()
+    def encode_prompts(self, texts):
+        """Text states [len(texts), 77, D]; each distinct text is encoded once."""
+        unique = sorted(set(t or "" for t in texts))
+        states = self.text_encoder(torch.tensor([self.ids(t) for t in unique], dtype=torch.int64))[0]
+        index = {t: i for i, t in enumerate(unique)}
+        return states[[index[t or ""] for t in texts]]
+
     @torch.no_grad()
     def encode_prompt(self, text):
-        ids = torch.tensor([self.tokenizer(text)], dtype=torch.int64)
-        return self.text_encoder(ids)[0]
+        return self.encode_prompts([text])[0]
 
     @torch.no_grad()
     def encode_image(self, image):
-        """uint8 HxWx3 -> scaled latent mean [1,4,H/8,W/8]."""
-        x = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1.0
+        """uint8 HxWx3 -> scaled latent mean [1,4,H/8,W/8]; pixels v -> 2 * (v / 255) - 1 in float32."""
+        x = torch.from_numpy(np.asarray(image, dtype=np.float32)[..., :3].copy()).permute(2, 0, 1)[None]
+        x = 2 * (x / 255) - 1
         return self.vae.encode(x)[0] * self.scaling_factor
 
     @torch.no_grad()
-    def decode(self, latents):
-        img = self.vae.decode(latents / self.scaling_factor)
-        img = (img / 2 + 0.5).clamp(0, 1)
-        return (img.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    def decode(self, latents, batch=64):
+        out = []
+        for i in range(0, latents.shape[0], batch):
+            img = self.vae.decode(latents[i:i + batch] / self.scaling_factor)
+            img = (img / 2 + 0.5).clamp(0, 1)
+            out.append((img.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy())
+        return np.concatenate(out)
+
+    @torch.no_grad()
+    def generate(self, prompts, negatives, seeds, steps=20, guidance=4.0, width=64, height=64, scheduler="pndm",
+                 eta=0.0, init_image=None, strength=0.8, decode=True):
+        """Image i: prompt prompts[i], negative prompt negatives[i], generator manual_seed(seeds[i]).
+
+        All images go through the UNet together: the batch is [negatives..., prompts...] with
+        guidance, [prompts...] without (guidance <= 1).  Returns (uint8 images [n,H,W,3] or None,
+        final latents [n,4,h,w] before the division by scaling_factor)."""
+        n = len(prompts)
+        assert len(negatives) == n and len(seeds) == n
+        cfg = guidance > 1.0
+        ctx = self.encode_prompts(list(negatives) + list(prompts)) if cfg else self.encode_prompts(prompts)
+        gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        sched = SCHEDULERS[scheduler](eta=eta) if scheduler == "ddim" else SCHEDULERS[scheduler]()
+        sched.set_timesteps(steps)
+        timesteps = sched.timesteps
+        if init_image is None:
+            shape = [1, 4, height // 8, width // 8]
+            latents = torch.cat([torch.randn(shape, generator=g) for g in gens]) * sched.init_noise_sigma
+        else:
+            init_latents = self.encode_image(init_image)
+            init_t = min(int(steps * strength), steps)
+            t_start = max(steps - init_t, 0)
+            timesteps = timesteps[t_start * sched.order:]
+            noise = torch.cat([torch.randn(init_latents.shape, generator=g) for g in gens])
+            init_latents = torch.cat([init_latents] * n)
+            latents = sched.add_noise(init_latents, noise, timesteps[0]) if len(timesteps) else init_latents
+        for t in timesteps:
+            inp = torch.cat([latents] * 2) if cfg else latents
+            inp = sched.scale_model_input(inp, t)
+            noise_pred = self.unet(inp, t.reshape(1), ctx)
+            if cfg:
+                u, c = noise_pred.chunk(2)
+                noise_pred = u + guidance * (c - u)
+            latents = sched.step(noise_pred, t, latents, generator=gens)
+        return (self.decode(latents) if decode else None), latents
 
     @torch.no_grad()
     def __call__(self, prompt, negative_prompt="", seed=0, num_images=1, steps=20, guidance=4.0,
                  width=64, height=64, scheduler="pndm", eta=0.0, init_image=None, strength=0.8,
                  return_latents=False):
-        cond = self.encode_prompt(prompt)
-        uncond = self.encode_prompt(negative_prompt or "")
-        cfg = guidance > 1.0
-        ctx = torch.cat([uncond, cond]) if cfg else cond
-        images, finals = [], []
-        init_latents = self.encode_image(init_image) if init_image is not None else None
-        for i in range(num_images):
-            gen = torch.Generator().manual_seed(seed + i)
-            sched = SCHEDULERS[scheduler](eta=eta) if scheduler == "ddim" else SCHEDULERS[scheduler]()
-            sched.set_timesteps(steps)
-            timesteps = sched.timesteps
-            if init_latents is None:
-                latents = torch.randn([1, 4, height // 8, width // 8], generator=gen) * sched.init_noise_sigma
-            else:
-                init_t = min(int(steps * strength), steps)
-                t_start = max(steps - init_t, 0)
-                timesteps = timesteps[t_start * sched.order:]
-                noise = torch.randn(init_latents.shape, generator=gen)
-                latents = sched.add_noise(init_latents, noise, timesteps[0]) if len(timesteps) else init_latents
-            for t in timesteps:
-                inp = torch.cat([latents] * 2) if cfg else latents
-                inp = sched.scale_model_input(inp, t)
-                noise_pred = self.unet(inp, t.reshape(1), ctx)
-                if cfg:
-                    u, c = noise_pred.chunk(2)
-                    noise_pred = u + guidance * (c - u)
-                latents = sched.step(noise_pred, t, latents, generator=gen)
-            finals.append(latents)
-            images.append(self.decode(latents)[0])
-        return (images, finals) if return_latents else images
+        """One request: num_images images of one prompt, image i seeded with seed + i."""
+        images, latents = self.generate([prompt] * num_images, [negative_prompt or ""] * num_images,
+                                        [seed + i for i in range(num_images)], steps, guidance, width, height,
+                                        scheduler, eta, init_image, strength)
+        images = list(images)
+        return (images, list(latents.split(1))) if return_latents else images
 
 
 def main():

@@ -101,8 +101,17 @@ class DDIM(PNDM):
         std = self.eta * variance ** 0.5
         prev = a_prev ** 0.5 * pred_x0 + (1 - a_prev - std ** 2) ** 0.5 * model_output
         if self.eta > 0:
-            prev = prev + std * torch.randn(model_output.shape, generator=generator)
+            prev = prev + std * step_noise(model_output.shape, generator)
         return prev
+
+
+def step_noise(shape, generator):
+    """Noise for a stochastic step.  generator: one torch.Generator, or a list of one
+    per image (image i's noise is randn([1, ...]) from generator i, drawn in image order)."""
+    if isinstance(generator, (list, tuple)):
+        assert len(generator) == shape[0]
+        return torch.cat([torch.randn([1, *shape[1:]], generator=g) for g in generator])
+    return torch.randn(shape, generator=generator)
 
 
 SCHEDULERS = {"pndm": PNDM, "ddim": DDIM}
