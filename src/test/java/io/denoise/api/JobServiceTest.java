@@ -279,8 +279,21 @@ class JobServiceTest {
     @Test
     void readinessIsUpWithModelsLoadedAndTheConsumerPolling() {
         given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
-        given().get("/q/openapi").then().statusCode(200);
-        given().get("/q/metrics").then().statusCode(200);
+        given().get("/q/openapi").then().statusCode(200).body(containsString("/v1/jobs/{id}/events"));
+    }
+
+    @Test
+    void queueDepthPerModelIsExportedForAutoscaling() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        String metrics;
+        do {
+            metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
+            if (metrics.contains("denoise_jobs_queued{model=\"tiny-random\"}")) {
+                return;
+            }
+            Thread.sleep(500);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("no denoise_jobs_queued gauge for tiny-random in /q/metrics");
     }
 
     @Test
