@@ -288,7 +288,7 @@ class JobServiceTest {
         String metrics;
         do {
             metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
-            if (metrics.contains("denoise_jobs_queued{model=\"tiny-random\"}")) {
+            if (metrics.contains("denoise_jobs_queued{model=\"tiny-random\"")) {
                 return;
             }
             Thread.sleep(500);
