@@ -31,7 +31,7 @@ public final class ClipTokenizer implements AutoCloseable {
     static final String CLIP_PATTERN =
             "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     /** A prompt's ids, padded to the model length, and how many prompt tokens did not fit. */
     public record Tokens(long[] ids, int droppedTokens) {
@@ -57,8 +57,8 @@ public final class ClipTokenizer implements AutoCloseable {
      * @throws ModelLoadException when the files are missing or unreadable
      */
     public static ClipTokenizer load(Path dir) {
-        JsonNode config = readOptional(dir.resolve("tokenizer_config.json"));
-        JsonNode specials = readOptional(dir.resolve("special_tokens_map.json"));
+        JsonNode config = Json.readOptional(dir.resolve("tokenizer_config.json"));
+        JsonNode specials = Json.readOptional(dir.resolve("special_tokens_map.json"));
         int maxLength = config.path("model_max_length").asInt(77);
         if (maxLength <= 2 || maxLength > 1024) {
             maxLength = 77;
@@ -186,16 +186,6 @@ public final class ClipTokenizer implements AutoCloseable {
         return root;
     }
 
-    private static JsonNode readOptional(Path file) {
-        if (!Files.isRegularFile(file)) {
-            return JSON.createObjectNode();
-        }
-        try {
-            return JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new ModelLoadException("tokenizer: cannot parse " + file + ": " + e.getMessage(), e);
-        }
-    }
 
     private static String tokenText(JsonNode node, String fallback) {
         if (node == null || node.isNull()) {

@@ -29,7 +29,7 @@ import java.util.stream.Stream;
  */
 public final class ModelSet implements AutoCloseable {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     private static final double DEFAULT_SCALING_FACTOR = 0.18215;
     private static final Map<String, String> SCHEDULER_IDS = Map.of(
             "PNDMScheduler", "pndm",
@@ -69,13 +69,13 @@ public final class ModelSet implements AutoCloseable {
             Path schedulerFile = require(dir.resolve("scheduler").resolve("scheduler_config.json"));
             this.schedulerConfig = readMap(schedulerFile);
             String schedulerClass = String.valueOf(schedulerConfig.getOrDefault("_class_name", "PNDMScheduler"));
-            JsonNode vaeConfig = readOptional(dir.resolve("vae_decoder").resolve("config.json"));
+            JsonNode vaeConfig = Json.readOptional(dir.resolve("vae_decoder").resolve("config.json"));
             this.scalingFactor = vaeConfig.path("scaling_factor").asDouble(DEFAULT_SCALING_FACTOR);
             JsonNode blocks = vaeConfig.path("block_out_channels");
             this.vaeScaleFactor = blocks.isArray() && blocks.size() > 0 ? 1 << (blocks.size() - 1) : 8;
-            JsonNode unetConfig = readOptional(dir.resolve("unet").resolve("config.json"));
+            JsonNode unetConfig = Json.readOptional(dir.resolve("unet").resolve("config.json"));
             int nativeSize = unetConfig.path("sample_size").asInt(64) * vaeScaleFactor;
-            this.settings = ModelSettings.from(readOptional(dir.resolve("denoise.json")), nativeSize,
+            this.settings = ModelSettings.from(Json.readOptional(dir.resolve("denoise.json")), nativeSize,
                     SCHEDULER_IDS.getOrDefault(schedulerClass, "pndm"));
             newScheduler(settings.defaults().scheduler());
 
@@ -251,16 +251,6 @@ public final class ModelSet implements AutoCloseable {
         }
     }
 
-    private static JsonNode readOptional(Path file) {
-        if (!Files.isRegularFile(file)) {
-            return JSON.createObjectNode();
-        }
-        try {
-            return JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new ModelLoadException("cannot parse " + file + ": " + e.getMessage(), e);
-        }
-    }
 
     private static String hash(Path dir) {
         try (Stream<Path> files = Files.walk(dir)) {
