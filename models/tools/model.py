@@ -39,10 +39,27 @@ class Linear(nn.Linear):
     def forward(self, x):
         if _exporting():
             return F.linear(x, self.weight, self.bias)
+        if not torch.is_grad_enabled():
+            shape = x.shape
+            y = _rows16(x.reshape(-1, shape[-1]), lambda r: F.conv2d(r, self.weight[:, :, None, None], self.bias))
+            return y.reshape(*shape[:-1], self.out_features)
         shape = x.shape
         flat = x.reshape(-1, shape[-1]).t().reshape(1, shape[-1], 1, -1)
         y = F.conv2d(flat, self.weight[:, :, None, None], self.bias)
         return y.reshape(self.out_features, -1).t().reshape(*shape[:-1], self.out_features)
+
+
+def _rows16(x, conv):
+    """Applies a 1x1 convolution conv to the rows of x [N, C] laid out as a batch of 16 images
+    [16, C, 1, ceil(N/16)]: torch picks oneDNN for a batch of 16 even on one thread, and its
+    own, far slower, reference-BLAS convolution for a batch of one there (inference path)."""
+    n, c = x.shape
+    pad = (-n) % 16
+    if pad:
+        x = F.pad(x, (0, 0, 0, pad))
+    w = (n + pad) // 16
+    y = conv(x.reshape(16, w, c).permute(0, 2, 1).reshape(16, c, 1, w))
+    return y.reshape(16, -1, w).permute(0, 2, 1).reshape(n + pad, -1)[:n]
 
 
 def bmm(a, b):
@@ -50,6 +67,14 @@ def bmm(a, b):
     if _exporting():
         return torch.matmul(a, b)
     B, n, k = a.shape
+    if not torch.is_grad_enabled():
+        m = b.shape[-1]
+        pad = (-n) % 16
+        x = F.pad(a, (0, 0, 0, pad)) if pad else a
+        w = (n + pad) // 16
+        x = x.reshape(B, 16, w, k).permute(1, 0, 3, 2).reshape(16, B * k, 1, w)
+        y = F.conv2d(x, b.transpose(1, 2).reshape(B * m, k, 1, 1), groups=B)
+        return y.reshape(16, B, m, w).permute(1, 0, 3, 2).reshape(B, n + pad, m)[:, :n]
     m = b.shape[-1]
     y = F.conv2d(a.transpose(1, 2).reshape(1, B * k, 1, n), b.transpose(1, 2).reshape(B * m, k, 1, 1), groups=B)
     return y.reshape(B, m, n).transpose(1, 2)
