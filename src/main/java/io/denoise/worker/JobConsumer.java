@@ -145,6 +145,8 @@ public class JobConsumer {
         props.put("share.acknowledgement.mode", "explicit");
         props.put("share.acquire.mode", "record_limit");
         props.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5000);
+        // an idle worker's fetch returns as soon as a job arrives; a short wait bounds it when the broker defers
+        props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
         try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
             consumer = c;
             c.subscribe(topics);
