@@ -18,6 +18,8 @@ abstract class AbstractScheduler implements Scheduler {
     /** Timesteps of the current generation, {@code null} before {@link #setTimesteps(int)}. */
     double[] timesteps;
     int numInferenceSteps;
+    /** Reused by {@link #drawNoise}. */
+    private float[] noiseBuffer;
 
     AbstractScheduler(SchedulerConfig config, float[] alphasCumprod) {
         this.config = config;
@@ -82,6 +84,17 @@ abstract class AbstractScheduler implements Scheduler {
             throw new IllegalStateException("setTimesteps has not been called");
         }
         return timesteps;
+    }
+
+    /**
+     * Draws one noise array of {@code length} values from {@code noise} into a buffer that the next draw reuses.
+     *
+     * @return the buffer, valid until the next draw
+     */
+    float[] drawNoise(NoiseSource noise, int length) {
+        noiseBuffer = Tensors.ensure(noiseBuffer, length);
+        noise.sample(noiseBuffer);
+        return noiseBuffer;
     }
 
     /** The configured spacing, or the class default when the config leaves it unset. */

@@ -1,7 +1,5 @@
 package io.denoise.scheduler;
 
-import io.denoise.scheduler.SchedulerConfig.TimestepSpacing;
-
 /**
  * Port of diffusers' {@code DDIMScheduler} (denoising diffusion implicit models, Song et al. 2020, formulas 12 and
  * 16). Reads {@code num_train_timesteps}, {@code beta_*}, {@code trained_betas}, {@code clip_sample} (default true),
@@ -21,7 +19,6 @@ public final class DdimScheduler extends DiscreteTimeScheduler {
     private final double eta;
     private final double finalAlphaCumprod;
     private final boolean clipSample;
-    private float[] noiseBuffer;
 
     /**
      * Creates a deterministic DDIM scheduler ({@code eta = 0}).
@@ -54,14 +51,6 @@ public final class DdimScheduler extends DiscreteTimeScheduler {
         return eta;
     }
 
-    /** Port of {@code DDIMScheduler.set_timesteps}. */
-    @Override
-    public void setTimesteps(int numInferenceSteps) {
-        beginSetTimesteps(numInferenceSteps);
-        timesteps = NoiseSchedules.spacedTimesteps(spacing(TimestepSpacing.LEADING), config.numTrainTimesteps(),
-                numInferenceSteps, config.stepsOffset(), true);
-    }
-
     /** Port of {@code DDIMScheduler.step} ({@code use_clipped_model_output=False}). */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
@@ -82,12 +71,7 @@ public final class DdimScheduler extends DiscreteTimeScheduler {
         double x0Coeff = Math.sqrt(alphaProdPrev);
         double epsCoeff = Math.sqrt(1 - alphaProdPrev - stdDev * stdDev);
 
-        float[] noiseTerm = null;
-        if (eta > 0) {
-            noiseBuffer = Tensors.ensure(noiseBuffer, sample.length);
-            noise.sample(noiseBuffer);
-            noiseTerm = noiseBuffer;
-        }
+        float[] noiseTerm = eta > 0 ? drawNoise(noise, sample.length) : null;
         double limit = config.clipSampleRange();
         for (int i = 0; i < sample.length; i++) {
             double x = sample[i];

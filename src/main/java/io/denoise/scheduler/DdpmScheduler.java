@@ -1,7 +1,5 @@
 package io.denoise.scheduler;
 
-import io.denoise.scheduler.SchedulerConfig.TimestepSpacing;
-
 /**
  * Port of diffusers' {@code DDPMScheduler} (denoising diffusion probabilistic models, Ho et al. 2020, formulas 6, 7
  * and 15). Reads {@code num_train_timesteps}, {@code beta_*}, {@code trained_betas}, {@code variance_type}
@@ -18,7 +16,6 @@ public final class DdpmScheduler extends DiscreteTimeScheduler {
 
     private final String varianceType;
     private final boolean clipSample;
-    private float[] noiseBuffer;
 
     /**
      * Creates the scheduler from a shared config.
@@ -29,14 +26,6 @@ public final class DdpmScheduler extends DiscreteTimeScheduler {
         super(config);
         this.varianceType = config.varianceType() == null ? "fixed_small" : config.varianceType();
         this.clipSample = config.clipSample() == null || config.clipSample();
-    }
-
-    /** Port of {@code DDPMScheduler.set_timesteps}. */
-    @Override
-    public void setTimesteps(int numInferenceSteps) {
-        beginSetTimesteps(numInferenceSteps);
-        timesteps = NoiseSchedules.spacedTimesteps(spacing(TimestepSpacing.LEADING), config.numTrainTimesteps(),
-                numInferenceSteps, config.stepsOffset(), true);
     }
 
     /** Port of {@code DDPMScheduler.step}. */
@@ -60,9 +49,7 @@ public final class DdpmScheduler extends DiscreteTimeScheduler {
         float[] noiseTerm = null;
         if (t > 0) {
             noiseScale = noiseScale(betaProdPrev / betaProdT * currentBeta, currentBeta);
-            noiseBuffer = Tensors.ensure(noiseBuffer, sample.length);
-            noise.sample(noiseBuffer);
-            noiseTerm = noiseBuffer;
+            noiseTerm = drawNoise(noise, sample.length);
         }
         double limit = config.clipSampleRange();
         for (int i = 0; i < sample.length; i++) {

@@ -1,5 +1,7 @@
 package io.denoise.scheduler;
 
+import io.denoise.scheduler.SchedulerConfig.TimestepSpacing;
+
 /**
  * Base of the schedulers that work directly on integer training timesteps and {@code alphas_cumprod} (DDIM, DDPM,
  * PNDM): int64 timesteps and diffusers' {@code DDPMScheduler.add_noise}.
@@ -19,6 +21,25 @@ abstract class DiscreteTimeScheduler extends AbstractScheduler {
     @Override
     public boolean integerTimesteps() {
         return true;
+    }
+
+    /**
+     * The spaced integer timesteps of {@code N} steps, descending ({@code leading} unless configured), as the
+     * {@code set_timesteps} of DDIM, DDPM and PNDM compute them.
+     */
+    double[] spacedTimesteps(int n) {
+        return NoiseSchedules.spacedTimesteps(spacing(TimestepSpacing.LEADING), config.numTrainTimesteps(), n,
+                config.stepsOffset(), true);
+    }
+
+    /**
+     * Port of {@code set_timesteps} of DDIM and DDPM (the same in both): the {@linkplain #spacedTimesteps spaced
+     * timesteps}.
+     */
+    @Override
+    public void setTimesteps(int numInferenceSteps) {
+        beginSetTimesteps(numInferenceSteps);
+        timesteps = spacedTimesteps(numInferenceSteps);
     }
 
     /** Port of {@code DDPMScheduler.add_noise}: {@code sqrt(a_t) * x0 + sqrt(1 - a_t) * noise}. */

@@ -13,8 +13,6 @@ import io.denoise.scheduler.SchedulerConfig.PredictionType;
  */
 public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
 
-    private float[] noiseBuffer;
-
     /**
      * Creates the scheduler from a shared config.
      *
@@ -47,9 +45,8 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
         double sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
         double[] d = Prediction.kDiffusionDerivative(config.predictionType(), sigmaFrom);
         double dt = sigmaDown - sigmaFrom;
-        noiseBuffer = Tensors.ensure(noiseBuffer, sample.length);
-        noise.sample(noiseBuffer);
-        Tensors.combine(sample, 1 + d[0] * dt, sample, d[1] * dt, modelOutput, sigmaUp, noiseBuffer);
+        float[] noiseTerm = drawNoise(noise, sample.length);
+        Tensors.combine(sample, 1 + d[0] * dt, sample, d[1] * dt, modelOutput, sigmaUp, noiseTerm);
         stepIndex++;
     }
 }

@@ -39,13 +39,9 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
     @Override
     public void setTimesteps(int numInferenceSteps) {
         beginSetTimesteps(numInferenceSteps);
-        double[] ts = spacedTimesteps(numInferenceSteps);
-        double[] s = interpolatedSigmas(ts);
-        if (config.useKarrasSigmas()) {
-            s = NoiseSchedules.karrasSigmas(s[s.length - 1], s[0], numInferenceSteps);
-            ts = timestepsForSigmas(s);
-        }
-        s = append(s, 0.0);
+        Schedule schedule = interpolatedSchedule(numInferenceSteps);
+        double[] ts = schedule.timesteps();
+        double[] s = append(schedule.sigmas(), 0.0);
         double[] doubledSigmas = new double[2 * numInferenceSteps];
         doubledSigmas[0] = s[0];
         for (int i = 1; i < numInferenceSteps; i++) {

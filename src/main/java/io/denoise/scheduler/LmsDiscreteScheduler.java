@@ -38,13 +38,8 @@ public final class LmsDiscreteScheduler extends SigmaScheduler {
     @Override
     public void setTimesteps(int numInferenceSteps) {
         beginSetTimesteps(numInferenceSteps);
-        double[] ts = spacedTimesteps(numInferenceSteps);
-        double[] s = interpolatedSigmas(ts);
-        if (config.useKarrasSigmas()) {
-            s = NoiseSchedules.karrasSigmas(s[s.length - 1], s[0], numInferenceSteps);
-            ts = timestepsForSigmas(s);
-        }
-        install(ts, append(s, 0.0));
+        Schedule schedule = interpolatedSchedule(numInferenceSteps);
+        install(schedule.timesteps(), append(schedule.sigmas(), 0.0));
         derivativeCount = 0;
         derivativeHead = 0;
     }

@@ -1,7 +1,6 @@
 package io.denoise.scheduler;
 
 import io.denoise.scheduler.SchedulerConfig.PredictionType;
-import io.denoise.scheduler.SchedulerConfig.TimestepSpacing;
 import java.util.Arrays;
 
 /**
@@ -53,8 +52,7 @@ public final class PndmScheduler extends DiscreteTimeScheduler {
     public void setTimesteps(int numInferenceSteps) {
         beginSetTimesteps(numInferenceSteps);
         int numTrain = config.numTrainTimesteps();
-        double[] ascending = NoiseSchedules.reverse(NoiseSchedules.spacedTimesteps(spacing(TimestepSpacing.LEADING),
-                numTrain, numInferenceSteps, config.stepsOffset(), true));
+        double[] ascending = NoiseSchedules.reverse(spacedTimesteps(numInferenceSteps));
         int n = ascending.length;
         double[] plms;
         if (config.skipPrkSteps()) {

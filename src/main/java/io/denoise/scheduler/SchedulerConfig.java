@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.stream.Collectors;
@@ -92,114 +93,56 @@ public record SchedulerConfig(
         boolean predictX0,
         List<Integer> disableCorrector) {
 
-    /** A value of a string-valued config key. */
+    /** A value of a string-valued config key: an enum constant named after the value, unless it says otherwise. */
     public interface ConfigValue {
-        /** The value as written in {@code scheduler_config.json}. */
-        String configValue();
+        /** The constant's name, as {@link Enum#name()}. */
+        String name();
+
+        /** The value as written in {@code scheduler_config.json}: by default the constant's name in lower case. */
+        default String configValue() {
+            return name().toLowerCase(Locale.ROOT);
+        }
     }
 
     /** {@code beta_schedule}. */
     public enum BetaSchedule implements ConfigValue {
-        LINEAR("linear"), SCALED_LINEAR("scaled_linear"), SQUAREDCOS_CAP_V2("squaredcos_cap_v2");
-
-        private final String value;
-
-        BetaSchedule(String value) {
-            this.value = value;
-        }
-
-        @Override
-        public String configValue() {
-            return value;
-        }
+        LINEAR, SCALED_LINEAR, SQUAREDCOS_CAP_V2
     }
 
     /** {@code prediction_type}: what the denoising model outputs. */
     public enum PredictionType implements ConfigValue {
         /** The noise. */
-        EPSILON("epsilon"),
+        EPSILON,
         /** The velocity {@code alpha_t * noise - sigma_t * x0} (SD 2.x 768px models). */
-        V_PREDICTION("v_prediction"),
+        V_PREDICTION,
         /** The denoised sample {@code x0}. */
-        SAMPLE("sample");
-
-        private final String value;
-
-        PredictionType(String value) {
-            this.value = value;
-        }
-
-        @Override
-        public String configValue() {
-            return value;
-        }
+        SAMPLE
     }
 
     /** {@code timestep_spacing}, Table 2 of "Common Diffusion Noise Schedules and Sample Steps are Flawed". */
     public enum TimestepSpacing implements ConfigValue {
-        LEADING("leading"), LINSPACE("linspace"), TRAILING("trailing");
-
-        private final String value;
-
-        TimestepSpacing(String value) {
-            this.value = value;
-        }
-
-        @Override
-        public String configValue() {
-            return value;
-        }
+        LEADING, LINSPACE, TRAILING
     }
 
     /** {@code interpolation_type} of EulerDiscrete. */
     public enum InterpolationType implements ConfigValue {
-        LINEAR("linear"), LOG_LINEAR("log_linear");
-
-        private final String value;
-
-        InterpolationType(String value) {
-            this.value = value;
-        }
-
-        @Override
-        public String configValue() {
-            return value;
-        }
+        LINEAR, LOG_LINEAR
     }
 
     /** {@code timestep_type} of EulerDiscrete. */
     public enum TimestepType implements ConfigValue {
-        DISCRETE("discrete"), CONTINUOUS("continuous");
-
-        private final String value;
-
-        TimestepType(String value) {
-            this.value = value;
-        }
-
-        @Override
-        public String configValue() {
-            return value;
-        }
+        DISCRETE, CONTINUOUS
     }
 
     /** {@code final_sigmas_type}: the sigma after the last step. */
     public enum FinalSigmasType implements ConfigValue {
-        ZERO("zero"), SIGMA_MIN("sigma_min");
-
-        private final String value;
-
-        FinalSigmasType(String value) {
-            this.value = value;
-        }
-
-        @Override
-        public String configValue() {
-            return value;
-        }
+        ZERO, SIGMA_MIN
     }
 
-    /** {@code algorithm_type} of DPMSolverMultistep ({@code deis} is read as {@code dpmsolver++}, as diffusers does). */
+    /**
+     * {@code algorithm_type} of DPMSolverMultistep ({@code deis} is read as {@code dpmsolver++}, as diffusers does).
+     * The one enum whose values are not its constants' names.
+     */
     public enum AlgorithmType implements ConfigValue {
         DPMSOLVER_PLUS_PLUS("dpmsolver++"), DPMSOLVER("dpmsolver");
 

@@ -82,6 +82,25 @@ abstract class SigmaScheduler extends IndexedScheduler {
         return out;
     }
 
+    /**
+     * The timesteps and sigmas of {@code N} steps as LMS and Heun set them: the spaced timesteps and their
+     * interpolated sigmas or, with {@code use_karras_sigmas}, Karras sigmas over the same range and the timesteps
+     * of those. The final sigma is not included.
+     */
+    Schedule interpolatedSchedule(int n) {
+        double[] ts = spacedTimesteps(n);
+        double[] s = interpolatedSigmas(ts);
+        if (config.useKarrasSigmas()) {
+            s = NoiseSchedules.karrasSigmas(s[s.length - 1], s[0], n);
+            ts = timestepsForSigmas(s);
+        }
+        return new Schedule(ts, s);
+    }
+
+    /** Timesteps and the sigma of each, before {@link #install}. */
+    record Schedule(double[] timesteps, double[] sigmas) {
+    }
+
     /** {@code sigmas} with {@code last} appended. */
     static double[] append(double[] values, double last) {
         double[] out = Arrays.copyOf(values, values.length + 1);

@@ -1,13 +1,10 @@
 package io.denoise.stack;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +23,7 @@ import org.apache.kafka.common.Uuid;
  * chosen at each start. The broker runs {@code kafka.Kafka} in its own JVM, with the classpath of
  * {@code src/stack/kafka/pom.xml}.
  */
-final class KafkaBroker implements StackComponent {
+final class KafkaBroker extends StackComponent {
 
     /** The feature level that turns share groups on; the readiness check insists on it. */
     static final String SHARE_FEATURE = "share.version";
@@ -34,13 +31,8 @@ final class KafkaBroker implements StackComponent {
     private static final Duration STOP_GRACE = Duration.ofSeconds(20);
     private static final Duration FORMAT_TIMEOUT = Duration.ofMinutes(2);
 
-    private final StackHome home;
-    private final Path dir;
-    private final Path log;
-    private final int port;
     private final Duration recordLockDuration;
     private final Map<String, String> overrides;
-    private volatile ChildProcess process;
 
     /**
      * @param home where the classpath comes from
@@ -52,17 +44,9 @@ final class KafkaBroker implements StackComponent {
      * @param overrides further broker properties, applied last
      */
     KafkaBroker(StackHome home, Path dir, Path log, int port, Duration recordLockDuration, Map<String, String> overrides) {
-        this.home = home;
-        this.dir = dir;
-        this.log = log;
-        this.port = port;
+        super("kafka", "Kafka", "kafka", STOP_GRACE, home, dir, log, port);
         this.recordLockDuration = recordLockDuration;
         this.overrides = Map.copyOf(overrides);
-    }
-
-    @Override
-    public String name() {
-        return "kafka";
     }
 
     /** @return the bootstrap servers clients use */
@@ -70,15 +54,9 @@ final class KafkaBroker implements StackComponent {
         return "127.0.0.1:" + port;
     }
 
+    /** Writes the config (with a fresh controller port), formats the data directory when absent. */
     @Override
-    public synchronized Map<String, Duration> start(Duration timeout) {
-        if (process != null && process.isAlive()) {
-            throw new StackException("Kafka is already running");
-        }
-        Ports.requireFree(port, name());
-        Phases phases = new Phases();
-        List<Path> classpath = home.classpath("kafka");
-        phases.done("classpath");
+    protected List<String> prepare(List<Path> classpath, Phases phases) {
         Path config = writeConfig(Ports.orFree(0));
         List<String> jvm = jvmOptions(writeLogConfig());
         if (!Files.exists(dataDir().resolve("meta.properties"))) {
@@ -89,17 +67,14 @@ final class KafkaBroker implements StackComponent {
                     log, Map.of(), FORMAT_TIMEOUT);
             phases.done("format");
         }
-        List<String> command = new ArrayList<>(Posix.newSession());
-        command.addAll(home.javaCommand(jvm, classpath, "kafka.Kafka", config.toString()));
-        process = ChildProcess.start(name(), command, log, Map.of());
+        return home.javaCommand(jvm, classpath, "kafka.Kafka", config.toString());
+    }
+
+    @Override
+    protected void awaitReady(ChildProcess child, Duration timeout) {
         try (ReadinessProbe probe = new ReadinessProbe()) {
-            process.awaitReady(timeout, probe::answers);
-        } catch (RuntimeException e) {
-            stop();
-            throw e;
+            child.awaitReady(timeout, probe::answers);
         }
-        phases.done("ready");
-        return phases.asMap();
     }
 
     /**
@@ -127,7 +102,7 @@ final class KafkaBroker implements StackComponent {
             if (share == null || share.maxVersionLevel() < 1) {
                 throw new StackException("Kafka is up but share groups are off (" + SHARE_FEATURE + " = "
                         + (share == null ? "unset" : share.maxVersionLevel()) + "); was " + dataDir()
-                        + " formatted by something else? Delete it to reformat." + process.tail());
+                        + " formatted by something else? Delete it to reformat." + logTail());
             }
             return true;
         }
@@ -138,20 +113,6 @@ final class KafkaBroker implements StackComponent {
                 admin.close(Duration.ofSeconds(2));
             }
         }
-    }
-
-    @Override
-    public void stop() {
-        ChildProcess running = process;
-        if (running != null) {
-            running.stop(STOP_GRACE);
-        }
-    }
-
-    @Override
-    public long pid() {
-        ChildProcess running = process;
-        return running != null && running.isAlive() ? running.pid() : -1;
     }
 
     private Path dataDir() {
@@ -189,11 +150,11 @@ final class KafkaBroker implements StackComponent {
         p.putAll(overrides);
         StringBuilder text = new StringBuilder("# Written by io.denoise.stack.KafkaBroker at each start.\n");
         p.forEach((key, value) -> text.append(key).append('=').append(value).append('\n'));
-        return write(dir.resolve("server.properties"), text.toString());
+        return write("server.properties", text.toString());
     }
 
     private Path writeLogConfig() {
-        return write(dir.resolve("log4j2.properties"), """
+        return write("log4j2.properties", """
                 status = warn
                 appender.out.type = Console
                 appender.out.name = OUT
@@ -214,15 +175,5 @@ final class KafkaBroker implements StackComponent {
         return List.of("-Xms128m", "-Xmx768m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
                 "-Dlog4j2.configurationFile=" + logConfig);
-    }
-
-    private static Path write(Path file, String text) {
-        try {
-            Files.createDirectories(file.getParent());
-            Files.writeString(file, text);
-            return file;
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot write " + file, e);
-        }
     }
 }

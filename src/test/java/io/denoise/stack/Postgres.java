@@ -38,7 +38,7 @@ import org.postgresql.Driver;
  * <p>The server runs under a small shell loop that stops it (fast shutdown) when this JVM is gone or the
  * loop gets SIGTERM.
  */
-final class Postgres implements StackComponent {
+final class Postgres extends StackComponent {
 
     /** The application's database, login role and password. */
     static final String DATABASE = "denoise";
@@ -49,6 +49,8 @@ final class Postgres implements StackComponent {
     private static final String SUPERUSER_PASSWORD = "postgres";
     private static final Duration STOP_GRACE = Duration.ofSeconds(15);
     private static final Duration INITDB_TIMEOUT = Duration.ofMinutes(2);
+    /** The environment of initdb and the server: the C locale, whatever this JVM's is. */
+    private static final Map<String, String> ENVIRONMENT = Map.of("LC_ALL", "C");
 
     /** Runs "$@" in the background; stops it when asked (TERM/INT/HUP) or when process $1 disappears. */
     private static final String WATCHDOG = """
@@ -73,12 +75,6 @@ final class Postgres implements StackComponent {
             wait "$child"
             """;
 
-    private final StackHome home;
-    private final Path dir;
-    private final Path log;
-    private final int port;
-    private volatile ChildProcess process;
-
     /**
      * @param home where the binaries come from
      * @param dir the cluster's directory (the data directory is {@code <dir>/data})
@@ -86,15 +82,7 @@ final class Postgres implements StackComponent {
      * @param port the TCP port
      */
     Postgres(StackHome home, Path dir, Path log, int port) {
-        this.home = home;
-        this.dir = dir;
-        this.log = log;
-        this.port = port;
-    }
-
-    @Override
-    public String name() {
-        return "postgres";
+        super("postgres", "PostgreSQL", "postgres", STOP_GRACE, home, dir, log, port);
     }
 
     /** @return the JDBC URL of the application's database */
@@ -102,16 +90,10 @@ final class Postgres implements StackComponent {
         return "jdbc:postgresql://127.0.0.1:" + port + "/" + DATABASE;
     }
 
+    /** Unpacks the binaries (once), creates the cluster when absent, and runs the server under the watchdog. */
     @Override
-    public synchronized Map<String, Duration> start(Duration timeout) {
-        if (process != null && process.isAlive()) {
-            throw new StackException("PostgreSQL is already running");
-        }
-        Ports.requireFree(port, name());
-        Phases phases = new Phases();
-        List<Path> jars = home.classpath("postgres");
-        phases.done("classpath");
-        Path binaries = install(jars.get(0));
+    protected List<String> prepare(List<Path> classpath, Phases phases) {
+        Path binaries = install(classpath.get(0));
         phases.done("unpack");
         Posix.User owner = Posix.isRoot() ? Posix.unprivilegedUser() : null;
         Path cluster = clusterDir(owner);
@@ -120,7 +102,7 @@ final class Postgres implements StackComponent {
             initdb(binaries, cluster, data, owner);
             phases.done("initdb");
         }
-        List<String> command = new ArrayList<>(Posix.newSession());
+        List<String> command = new ArrayList<>();
         if (owner != null) {
             command.addAll(Posix.runAs(owner));
         }
@@ -129,30 +111,19 @@ final class Postgres implements StackComponent {
                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                 "-c", "max_connections=200"));
-        process = ChildProcess.start(name(), command, log, Map.of("LC_ALL", "C"));
-        try {
-            process.awaitReady(timeout, () -> query(SUPERUSER, SUPERUSER_PASSWORD, "postgres", "select 1"));
-            ensureDatabase();
-        } catch (RuntimeException e) {
-            stop();
-            throw e;
-        }
-        phases.done("ready");
-        return phases.asMap();
+        return command;
     }
 
     @Override
-    public void stop() {
-        ChildProcess running = process;
-        if (running != null) {
-            running.stop(STOP_GRACE);
-        }
+    protected Map<String, String> environment() {
+        return ENVIRONMENT;
     }
 
+    /** Waits until the superuser can log in, then ensures the application's role and database. */
     @Override
-    public long pid() {
-        ChildProcess running = process;
-        return running != null && running.isAlive() ? running.pid() : -1;
+    protected void awaitReady(ChildProcess child, Duration timeout) {
+        child.awaitReady(timeout, () -> query(SUPERUSER, SUPERUSER_PASSWORD, "postgres", "select 1"));
+        ensureDatabase();
     }
 
     /** Unpacks the binaries jar's archive into the cache, once per version. */
@@ -271,7 +242,7 @@ final class Postgres implements StackComponent {
             command.addAll(List.of(binaries.resolve("bin/initdb").toString(), "-D", data.toString(),
                     "-U", SUPERUSER, "--pwfile=" + passwordFile, "--auth=scram-sha-256",
                     "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"));
-            ChildProcess.run("initdb", command, log, Map.of("LC_ALL", "C"), INITDB_TIMEOUT);
+            ChildProcess.run("initdb", command, log, ENVIRONMENT, INITDB_TIMEOUT);
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot run initdb in " + cluster, e);
         } finally {
@@ -297,10 +268,10 @@ final class Postgres implements StackComponent {
                 }
             }
         } catch (SQLException e) {
-            throw new StackException("Cannot create database " + DATABASE + ": " + e.getMessage() + process.tail(), e);
+            throw new StackException("Cannot create database " + DATABASE + ": " + e.getMessage() + logTail(), e);
         }
         if (!query(USER, PASSWORD, DATABASE, "select 1")) {
-            throw new StackException("Cannot log in to " + jdbcUrl() + " as " + USER + process.tail());
+            throw new StackException("Cannot log in to " + jdbcUrl() + " as " + USER + logTail());
         }
     }
 

@@ -9,9 +9,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * An S3-compatible server: S3Proxy on its jclouds {@code filesystem} backend, in its own JVM with the
@@ -22,7 +20,7 @@ import java.util.Map;
  * with the access key {@value #ACCESS_KEY} and secret {@value #SECRET_KEY}; buckets are addressed
  * path-style ({@code http://127.0.0.1:<port>/<bucket>/<key>}); any region name is accepted.
  */
-final class S3Server implements StackComponent {
+final class S3Server extends StackComponent {
 
     /** The access key id and secret key S3Proxy accepts. */
     static final String ACCESS_KEY = "denoise";
@@ -30,12 +28,7 @@ final class S3Server implements StackComponent {
 
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
 
-    private final StackHome home;
-    private final Path dir;
-    private final Path log;
-    private final int port;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    private volatile ChildProcess process;
 
     /**
      * @param home where the classpath comes from
@@ -44,15 +37,7 @@ final class S3Server implements StackComponent {
      * @param port the HTTP port
      */
     S3Server(StackHome home, Path dir, Path log, int port) {
-        this.home = home;
-        this.dir = dir;
-        this.log = log;
-        this.port = port;
-    }
-
-    @Override
-    public String name() {
-        return "s3";
+        super("s3", "S3Proxy", "s3proxy", STOP_GRACE, home, dir, log, port);
     }
 
     /** @return the endpoint URL clients use */
@@ -60,15 +45,9 @@ final class S3Server implements StackComponent {
         return "http://127.0.0.1:" + port;
     }
 
+    /** Creates the blobs directory and writes the config. */
     @Override
-    public synchronized Map<String, Duration> start(Duration timeout) {
-        if (process != null && process.isAlive()) {
-            throw new StackException("S3Proxy is already running");
-        }
-        Ports.requireFree(port, name());
-        Phases phases = new Phases();
-        List<Path> classpath = home.classpath("s3proxy");
-        phases.done("classpath");
+    protected List<String> prepare(List<Path> classpath, Phases phases) {
         Path blobs = dir.resolve("blobs");
         try {
             Files.createDirectories(blobs);
@@ -93,19 +72,14 @@ final class S3Server implements StackComponent {
                   <logger name="org.gaul.shaded" level="WARN"/>
                 </configuration>
                 """);
-        List<String> command = new ArrayList<>(Posix.newSession());
-        command.addAll(home.javaCommand(List.of("-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        return home.javaCommand(List.of("-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                         "-XX:+ExitOnOutOfMemoryError", "-Dlogback.configurationFile=" + logConfig),
-                classpath, "org.gaul.s3proxy.Main", "--properties", properties.toString()));
-        process = ChildProcess.start(name(), command, log, Map.of());
-        try {
-            process.awaitReady(timeout, this::answers);
-        } catch (RuntimeException e) {
-            stop();
-            throw e;
-        }
-        phases.done("ready");
-        return phases.asMap();
+                classpath, "org.gaul.s3proxy.Main", "--properties", properties.toString());
+    }
+
+    @Override
+    protected void awaitReady(ChildProcess child, Duration timeout) {
+        child.awaitReady(timeout, this::answers);
     }
 
     /** Any HTTP answer from S3Proxy (an anonymous request gets 403) means it is up. */
@@ -113,29 +87,5 @@ final class S3Server implements StackComponent {
         HttpResponse<Void> response = http.send(HttpRequest.newBuilder(URI.create(endpoint() + "/"))
                 .timeout(Duration.ofSeconds(3)).GET().build(), HttpResponse.BodyHandlers.discarding());
         return response.headers().firstValue("x-amz-request-id").isPresent();
-    }
-
-    @Override
-    public void stop() {
-        ChildProcess running = process;
-        if (running != null) {
-            running.stop(STOP_GRACE);
-        }
-    }
-
-    @Override
-    public long pid() {
-        ChildProcess running = process;
-        return running != null && running.isAlive() ? running.pid() : -1;
-    }
-
-    private Path write(String name, String text) {
-        Path file = dir.resolve(name);
-        try {
-            Files.writeString(file, text);
-            return file;
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot write " + file, e);
-        }
     }
 }
