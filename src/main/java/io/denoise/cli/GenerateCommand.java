@@ -158,6 +158,53 @@ public final class GenerateCommand {
                 100.0 * (wall - inference) / wall, overheads.get(overheads.size() / 2));
         out.printf(Locale.ROOT, "resident memory: %d KiB after warm-up, %d KiB at end, growth %.2f%%%n",
                 rssAfterWarmup, rssEnd, 100.0 * (rssEnd - rssAfterWarmup) / rssAfterWarmup);
+        benchCancel(pipeline, request, out);
+    }
+
+    /**
+     * Cancels a 50-step generation from another thread as soon as step 10 is reported (so the cancel lands while
+     * step 11 runs in ONNX Runtime) and prints how long the generation took to return against one step's time.
+     */
+    static void benchCancel(TextToImagePipeline pipeline, GenerationRequest request, PrintStream out) throws Exception {
+        GenerationRequest fifty = request.withSteps(50);
+        Cancellation cancel = new Cancellation();
+        java.util.concurrent.CountDownLatch stepTen = new java.util.concurrent.CountDownLatch(1);
+        long[] cancelledAt = new long[1];
+        int[] lastStep = new int[1];
+        long[] stepStart = {System.nanoTime()};
+        List<Long> stepNanos = new ArrayList<>();
+        Thread canceller = new Thread(() -> {
+            try {
+                stepTen.await();
+                cancelledAt[0] = System.nanoTime();
+                cancel.cancel();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        canceller.start();
+        long returned;
+        try {
+            pipeline.generate(fifty, new GenerationListener() {
+                @Override
+                public void onStep(StepProgress p) {
+                    long now = System.nanoTime();
+                    stepNanos.add(now - stepStart[0]);
+                    stepStart[0] = now;
+                    lastStep[0] = p.step();
+                    if (p.step() == 10) {
+                        stepTen.countDown();
+                    }
+                }
+            }, cancel);
+            throw new IllegalStateException("the generation was not cancelled");
+        } catch (io.denoise.pipeline.GenerationCancelledException e) {
+            returned = System.nanoTime();
+        }
+        canceller.join();
+        double meanStepMs = stepNanos.subList(1, stepNanos.size()).stream().mapToLong(Long::longValue).average().orElse(0) / 1e6;
+        out.printf(Locale.ROOT, "cancel at step 10 of 50: returned %.1f ms after cancel() (one step: %.1f ms); last step reported: %d%n",
+                (returned - cancelledAt[0]) / 1e6, meanStepMs, lastStep[0]);
     }
 
     /** The process's resident set size from /proc, or -1 where there is none. */
