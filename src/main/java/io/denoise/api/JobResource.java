@@ -118,14 +118,14 @@ public class JobResource {
             return replay(raced, idempotencyKey, hash);
         }
         Job saved = submission.job();
-        return Response.accepted(view(saved)).location(URI.create("/v1/jobs/" + saved.id)).build();
+        return Response.accepted(view(saved, false)).location(URI.create("/v1/jobs/" + saved.id)).build();
     }
 
     private Response replay(Job existing, String key, String hash) {
         if (!existing.requestHash.equals(hash)) {
             throw new JobStore.IdempotencyConflictException(key);
         }
-        return Response.accepted(view(existing)).location(URI.create("/v1/jobs/" + existing.id)).build();
+        return Response.accepted(view(existing, false)).location(URI.create("/v1/jobs/" + existing.id)).build();
     }
 
     @GET
@@ -232,8 +232,13 @@ public class JobResource {
     }
 
     private JobView view(Job job) {
+        return view(job, true);
+    }
+
+    /** The job as users see it; the queue position (a count over the queue) only where asked for. */
+    private JobView view(Job job, boolean withQueuePosition) {
         return JobView.of(job, store.parameters(job), store.images(job),
-                job.status == JobStatus.QUEUED ? store.queuePosition(job) : null);
+                withQueuePosition && job.status == JobStatus.QUEUED ? store.queuePosition(job) : null);
     }
 
     private String write(Object value) {

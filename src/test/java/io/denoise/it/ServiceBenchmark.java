@@ -62,15 +62,25 @@ public final class ServiceBenchmark {
             try (AppProcess app = AppProcess.start("bench-app", stack, "api,worker", modelConfig, true)) {
                 Api api = new Api(app);
                 String body = "{\"prompt\":\"a red circle on a white background\",\"numInferenceSteps\":20}";
-                latency(stack, app, api, body, Integer.parseInt(opts.get("latency-jobs")));
-                throughput(app, Integer.parseInt(opts.get("post-seconds")));
+                if (Integer.parseInt(opts.get("latency-jobs")) > 0) {
+                    latency(stack, app, api, body, Integer.parseInt(opts.get("latency-jobs")));
+                }
+                if (Integer.parseInt(opts.get("post-seconds")) > 0) {
+                    throughput(app, Integer.parseInt(opts.get("post-seconds")));
+                }
             }
-            chaos(stack, modelConfig, Integer.parseInt(opts.get("chaos-jobs")));
+        }
+        if (Integer.parseInt(opts.get("chaos-jobs")) > 0) {
+            // a stack of its own, so the jobs queued by the throughput run do not take the workers' time
+            try (LocalStack stack = LocalStack.builder().dataDir(data.resolveSibling(data.getFileName() + "-chaos")).build().start()) {
+                chaos(stack, modelConfig, Integer.parseInt(opts.get("chaos-jobs")));
+            }
         }
     }
 
     /** Submits jobs one at a time to an idle worker and times the events a client would see. */
     static void latency(LocalStack stack, AppProcess app, Api api, String body, int jobs) throws Exception {
+        List<Double> started = new ArrayList<>();
         List<Double> firstProgress = new ArrayList<>();
         List<Double> overhead = new ArrayList<>();
         List<Double> total = new ArrayList<>();
@@ -79,6 +89,7 @@ public final class ServiceBenchmark {
                 long t0 = System.nanoTime();
                 String id = api.submit(body);
                 double progressMs = -1;
+                double startedMs = -1;
                 while (true) {
                     for (ConsumerRecord<String, String> r : events.poll(Duration.ofMillis(5))) {
                         if (!r.key().equals(id)) {
@@ -86,11 +97,15 @@ public final class ServiceBenchmark {
                         }
                         JsonNode e = JSON.readTree(r.value());
                         double at = (System.nanoTime() - t0) / 1e6;
+                        if (e.path("type").asText().equals("started")) {
+                            startedMs = at;
+                        }
                         if (e.path("type").asText().equals("progress") && progressMs < 0) {
                             progressMs = at;
                         }
                         if (e.path("type").asText().equals("succeeded")) {
                             if (i >= 3) {
+                                started.add(startedMs);
                                 firstProgress.add(progressMs);
                                 total.add(at);
                                 overhead.add(at - e.path("elapsedMs").asDouble());
@@ -105,6 +120,7 @@ public final class ServiceBenchmark {
             }
         }
         System.out.printf(Locale.ROOT, "%nlatency over %d jobs (20 steps, one idle worker, after 3 warm-up jobs)%n", jobs);
+        print("submit -> started event (claimed)", started);
         print("submit -> first progress event", firstProgress);
         print("submit -> succeeded event", total);
         print("submit -> succeeded minus pipeline time", overhead);
