@@ -13,6 +13,7 @@ import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.Iterator;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Turns a {@code POST /v1/jobs} body into validated, defaulted job parameters. Every field is checked against the
@@ -49,7 +50,7 @@ public class JobRequestValidator {
         for (Iterator<String> names = body.fieldNames(); names.hasNext(); ) {
             String name = names.next();
             if (!FIELDS.contains(name)) {
-                throw new InvalidFieldException(name, "is not a known field; known fields are " + new java.util.TreeSet<>(FIELDS));
+                throw new InvalidFieldException(name, "is not a known field; known fields are " + new TreeSet<>(FIELDS));
             }
         }
         String modelName = text(body, "model", config.defaultModel());
@@ -107,7 +108,7 @@ public class JobRequestValidator {
         }
         String preview = text(body, "preview", "none");
         if (!PREVIEWS.contains(preview)) {
-            throw new InvalidFieldException("preview", "must be one of " + new java.util.TreeSet<>(PREVIEWS));
+            throw new InvalidFieldException("preview", "must be one of " + new TreeSet<>(PREVIEWS));
         }
         int previewEvery = integer(body, "previewEvery", 1);
         if (previewEvery < 1 || previewEvery > steps) {

@@ -41,6 +41,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.Locale;
 
 /** Submit, read, list and cancel jobs, and fetch their images. */
 @Path("/v1/jobs")
@@ -142,7 +143,7 @@ public class JobResource {
         JobStatus filter = null;
         if (status != null) {
             try {
-                filter = JobStatus.valueOf(status.toUpperCase(java.util.Locale.ROOT));
+                filter = JobStatus.valueOf(status.toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
                 throw new InvalidFieldException("status", "must be one of " + List.of(JobStatus.values()));
             }

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import java.util.HashMap;
 
 /**
  * The only writer of job status. Every write is one short transaction and a conditional update that encodes the
@@ -269,7 +270,7 @@ public class JobStore {
     @Transactional
     public List<Job> list(JobStatus status, Instant afterCreatedAt, UUID afterId, int limit) {
         StringBuilder where = new StringBuilder("1 = 1");
-        var params = new java.util.HashMap<String, Object>();
+        var params = new HashMap<String, Object>();
         if (status != null) {
             where.append(" and status = :status");
             params.put("status", status);

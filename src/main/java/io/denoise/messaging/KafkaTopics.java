@@ -20,6 +20,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.ArrayList;
+import java.util.Optional;
 
 /**
  * Creates the topics Denoise uses. Jobs topics get one partition per model: with a share group any idle worker
@@ -41,7 +43,7 @@ public class KafkaTopics {
 
     /** The shared topics and the jobs topic of each model. */
     public void ensureFor(Collection<String> models) throws KafkaUnavailableException {
-        List<String> names = new java.util.ArrayList<>(List.of(topics.events(), topics.control()));
+        List<String> names = new ArrayList<>(List.of(topics.events(), topics.control()));
         models.forEach(m -> names.add(topics.jobs(m)));
         ensure(names);
     }
@@ -49,7 +51,7 @@ public class KafkaTopics {
     /** Creates the topics that do not exist yet (one partition, replication from the broker's default). */
     public void ensure(Collection<String> names) throws KafkaUnavailableException {
         List<NewTopic> missing = names.stream().filter(n -> !ensured.contains(n))
-                .map(n -> new NewTopic(n, java.util.Optional.of(1), java.util.Optional.empty())).toList();
+                .map(n -> new NewTopic(n, Optional.of(1), Optional.empty())).toList();
         if (missing.isEmpty()) {
             return;
         }

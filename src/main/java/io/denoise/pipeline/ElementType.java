@@ -1,6 +1,7 @@
 package io.denoise.pipeline;
 
 import ai.onnxruntime.OnnxJavaType;
+import java.util.Optional;
 
 /**
  * Element types the pipeline exchanges with ONNX Runtime, with the conversion between Java floats and the
@@ -39,12 +40,12 @@ public enum ElementType {
     /**
      * The element type for an ONNX Runtime type, or empty when the pipeline does not handle it.
      */
-    public static java.util.Optional<ElementType> of(OnnxJavaType type) {
+    public static Optional<ElementType> of(OnnxJavaType type) {
         for (ElementType t : values()) {
             if (t.onnxType == type) {
-                return java.util.Optional.of(t);
+                return Optional.of(t);
             }
         }
-        return java.util.Optional.empty();
+        return Optional.empty();
     }
 }

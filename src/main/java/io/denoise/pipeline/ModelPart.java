@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
+import java.util.Arrays;
 
 /**
  * One ONNX model of the pipeline (text encoder, UNet, VAE decoder or encoder) and the session that runs it.
@@ -94,7 +95,7 @@ public abstract class ModelPart implements AutoCloseable {
         long[] shape = info.getShape();
         if (shape.length != rank) {
             throw new ModelLoadException(name + ": tensor '" + tensor + "' must have rank " + rank + ", found shape "
-                    + java.util.Arrays.toString(shape));
+                    + Arrays.toString(shape));
         }
         return shape;
     }

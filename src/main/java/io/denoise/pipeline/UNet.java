@@ -9,6 +9,7 @@ import ai.onnxruntime.TensorInfo;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
+import java.util.Arrays;
 
 /**
  * The denoising UNet: {@code sample [batch, channels, h/8, w/8]}, {@code timestep} and
@@ -54,7 +55,7 @@ public final class UNet extends ModelPart {
             } else if (ts.length == 1) {
                 this.timestepShape = ts[0] == 1 ? TimestepShape.ONE : TimestepShape.BATCH;
             } else {
-                throw mismatch("input '" + TIMESTEP + "' must be a scalar or rank 1, found shape " + java.util.Arrays.toString(ts));
+                throw mismatch("input '" + TIMESTEP + "' must be a scalar or rank 1, found shape " + Arrays.toString(ts));
             }
             this.outputName = outputNamed("out_sample");
             if (floatType(output(outputName), outputName) != floatType) {

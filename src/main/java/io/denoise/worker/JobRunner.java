@@ -33,6 +33,9 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.sql.SQLException;
+import jakarta.persistence.PersistenceException;
+import java.io.IOException;
 
 /**
  * Runs one job: claim (lease + attempt fencing) → pipeline, with a progress event and a database heartbeat per
@@ -253,8 +256,8 @@ public class JobRunner {
     static boolean isTransient(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof TransientFailure || t instanceof ImageStore.StorageException
-                    || t instanceof java.sql.SQLException || t instanceof jakarta.persistence.PersistenceException
-                    || t instanceof java.io.IOException) {
+                    || t instanceof SQLException || t instanceof jakarta.persistence.PersistenceException
+                    || t instanceof IOException) {
                 return true;
             }
         }
