@@ -39,6 +39,8 @@ public class OutboxRelay {
     private static final int BATCH = 100;
     private static final Duration POLL = Duration.ofSeconds(1);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
+    /** After a wake-up, rows committed within this window go out in the same batch (one transaction, one flush). */
+    private static final long LINGER_MS = 3;
 
     @Inject
     Roles roles;
@@ -96,6 +98,7 @@ public class OutboxRelay {
         while (running) {
             try {
                 if (wake.tryAcquire(backoff.isZero() ? POLL.toMillis() : backoff.toMillis(), TimeUnit.MILLISECONDS)) {
+                    Thread.sleep(LINGER_MS);
                     wake.drainPermits();
                 }
                 if (!running) {
