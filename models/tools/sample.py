@@ -168,7 +168,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--num-images", type=int, default=1)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--guidance", type=float, default=4.0)
+    ap.add_argument("--guidance", type=float, help="default: the model's denoise.json guidanceScale")
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--height", type=int, default=64)
     ap.add_argument("--scheduler", default="pndm", choices=sorted(SCHEDULERS))
@@ -179,6 +179,8 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     pipe = Pipeline(a.model)
+    if a.guidance is None:
+        a.guidance = _read(os.path.join(a.model, "denoise.json"))["defaults"]["guidanceScale"]
     init = np.asarray(Image.open(a.init_image).convert("RGB")) if a.init_image else None
     imgs = pipe(a.prompt, a.negative, a.seed, a.num_images, a.steps, a.guidance, a.width, a.height, a.scheduler,
                 a.eta, init, a.strength)

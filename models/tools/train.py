@@ -299,12 +299,19 @@ def load_text_unet(work, use_ema=True):
 
 # ---------------------------------------------------------------- export
 
+SHAPES_GUIDANCE = 2.0
+
+
 def export_trained(work, out, fp16_out):
     vae, scaling = load_vae(work)
     te, unet, vocab, merges = load_text_unet(work)
     note = ("shapes: one circle, square or triangle in red, green, blue, yellow, purple or orange on a white, "
             "black or gray background, e.g. 'a red circle on a white background'")
-    export.export_pipeline(out, te, unet, vae, vocab, merges, scaling, timestep_dtype="int64", note=note)
+    settings = export.default_denoise_settings()
+    # best measured guidance scale for the trained model (README: "What it draws, measured")
+    settings["defaults"]["guidanceScale"] = SHAPES_GUIDANCE
+    export.export_pipeline(out, te, unet, vae, vocab, merges, scaling, timestep_dtype="int64",
+                           denoise_settings=settings, note=note)
     if os.path.exists(fp16_out):
         shutil.rmtree(fp16_out)
     shutil.copytree(out, fp16_out)
