@@ -77,7 +77,7 @@ public final class ModelSet implements AutoCloseable {
             int nativeSize = unetConfig.path("sample_size").asInt(64) * vaeScaleFactor;
             this.settings = ModelSettings.from(Json.readOptional(dir.resolve("denoise.json")), nativeSize,
                     SCHEDULER_IDS.getOrDefault(schedulerClass, "pndm"));
-            newScheduler(settings.defaults().scheduler());
+            newScheduler(settings.defaults().scheduler(), 0.0);
 
             this.tokenizer = own(ClipTokenizer.load(require(dir.resolve("tokenizer"))));
             this.textEncoder = own(new TextEncoder(dir.resolve("text_encoder"), sessions));
@@ -177,9 +177,12 @@ public final class ModelSet implements AutoCloseable {
         return vaeEncoder != null;
     }
 
-    /** A new scheduler for one generation, configured from the model's {@code scheduler_config.json}. */
-    public Scheduler newScheduler(String id) {
-        return Schedulers.create(id, SchedulerConfig.fromMap(schedulerConfig));
+    /**
+     * A new scheduler for one generation, configured from the model's {@code scheduler_config.json}; {@code eta} is
+     * DDIM's (ignored by the others).
+     */
+    public Scheduler newScheduler(String id, double eta) {
+        return Schedulers.create(id, SchedulerConfig.fromMap(schedulerConfig), eta);
     }
 
     /** The device the sessions run on ({@code cpu} or {@code cuda:N}). */

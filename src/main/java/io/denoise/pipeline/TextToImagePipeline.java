@@ -107,7 +107,7 @@ public final class TextToImagePipeline {
         long start = System.nanoTime();
         InferenceStats stats = new InferenceStats();
         checkInputs(r);
-        Scheduler scheduler = model.newScheduler(r.scheduler());
+        Scheduler scheduler = model.newScheduler(r.scheduler(), r.eta());
         int n = r.numImages();
         int channels = model.latentChannels();
         int latentH = r.height() / model.vaeScaleFactor();

@@ -65,6 +65,17 @@ public final class Schedulers {
         return factory.apply(config);
     }
 
+    /**
+     * Creates a scheduler with DDIM's {@code eta} (the weight of the fresh noise each DDIM step adds; 0 is
+     * deterministic DDIM). Other schedulers ignore {@code eta}, as diffusers' pipelines do.
+     */
+    public static Scheduler create(String id, SchedulerConfig config, double eta) {
+        if (id.equals("ddim")) {
+            return new DdimScheduler(config, eta);
+        }
+        return create(id, config);
+    }
+
     /** The valid scheduler ids, in a stable order. */
     public static List<String> ids() {
         return List.copyOf(FACTORIES.keySet());

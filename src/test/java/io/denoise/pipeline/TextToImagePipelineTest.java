@@ -98,6 +98,15 @@ class TextToImagePipelineTest {
     }
 
     @Test
+    void ddimEtaAddsSeededNoiseOnlyToDdim() throws Exception {
+        GenerationRequest ddim = request(4).withScheduler("ddim");
+        assertFalse(Arrays.equals(run(ddim).finalLatents(), run(ddim.withEta(1.0)).finalLatents()));
+        assertArrayEquals(run(ddim.withEta(1.0)).finalLatents(), run(ddim.withEta(1.0)).finalLatents());
+        GenerationRequest euler = request(4).withScheduler("euler");
+        assertArrayEquals(run(euler).finalLatents(), run(euler.withEta(1.0)).finalLatents());
+    }
+
+    @Test
     void negativePromptChangesTheResultOnlyWithGuidance() throws Exception {
         GenerationRequest guided = request(9).withGuidanceScale(4.0);
         assertFalse(Arrays.equals(run(guided).finalLatents(), run(guided.withNegativePrompt("blue")).finalLatents()));
