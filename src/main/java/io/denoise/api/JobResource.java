@@ -107,9 +107,9 @@ public class JobResource {
                     params.numInferenceSteps(), params.guidanceScale(), params.scheduler(), params.seed(),
                     params.numImages(), key, params.strength(), params.eta(), params.preview(), params.previewEvery());
         }
-        JobStore.Submission submission;
+        Job saved;
         try {
-            submission = store.submit(id, job.model(), params, idempotencyKey, hash, topics.jobs(job.model()),
+            saved = store.submit(id, job.model(), params, idempotencyKey, hash, topics.jobs(job.model()),
                     write(new JobRecord(id, job.model())));
         } catch (PersistenceException e) {
             Job raced = idempotencyKey == null ? null : store.findByIdempotencyKey(idempotencyKey).orElse(null);
@@ -118,7 +118,6 @@ public class JobResource {
             }
             return replay(raced, idempotencyKey, hash);
         }
-        Job saved = submission.job();
         return Response.accepted(view(saved, false)).location(URI.create("/v1/jobs/" + saved.id)).build();
     }
 

@@ -29,10 +29,6 @@ public class JobStore {
     public record OutboxWritten() {
     }
 
-    /** The outcome of {@link #submit}. */
-    public record Submission(Job job, boolean created) {
-    }
-
     /** Thrown when an {@code Idempotency-Key} is reused with a different request body. */
     public static final class IdempotencyConflictException extends RuntimeException {
         public IdempotencyConflictException(String key) {
@@ -81,23 +77,12 @@ public class JobStore {
     Event<OutboxWritten> outboxWritten;
 
     /**
-     * Stores a new QUEUED job and its outbox record in one transaction; with an idempotency key already used for
-     * the same request, returns that job instead.
-     *
-     * @throws IdempotencyConflictException if the key was used for a different request
+     * Stores a new QUEUED job and its outbox record in one transaction. An idempotency key already taken fails
+     * the transaction on its unique constraint; the caller looks the key up before and after.
      */
     @Transactional
-    public Submission submit(UUID id, String model, JobParameters params, String idempotencyKey, String requestHash,
-                             String topic, String recordPayload) {
-        if (idempotencyKey != null) {
-            Optional<Job> existing = Job.find("idempotencyKey", idempotencyKey).firstResultOptional();
-            if (existing.isPresent()) {
-                if (!existing.get().requestHash.equals(requestHash)) {
-                    throw new IdempotencyConflictException(idempotencyKey);
-                }
-                return new Submission(existing.get(), false);
-            }
-        }
+    public Job submit(UUID id, String model, JobParameters params, String idempotencyKey, String requestHash,
+                      String topic, String recordPayload) {
         Job job = new Job();
         job.id = id;
         job.model = model;
@@ -116,7 +101,7 @@ public class JobStore {
         message.persist();
         em.flush();
         outboxWritten.fire(new OutboxWritten());
-        return new Submission(job, true);
+        return job;
     }
 
     /** Finds a job by its idempotency key (after a concurrent submit with the same key won the race). */

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -56,9 +55,5 @@ final class Api {
 
     JsonNode awaitStatus(String id, String status, Duration timeout) throws Exception {
         return await(id, j -> status.equals(j.path("status").asText()), timeout, "reached " + status);
-    }
-
-    static URI base(AppProcess app) {
-        return app.uri("/");
     }
 }

@@ -10,7 +10,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -231,11 +230,5 @@ class TextToImagePipelineTest {
         String longPrompt = String.join(" ", java.util.Collections.nCopies(100, "red"));
         GenerationResult result = run(GenerationRequest.of(model, longPrompt, 1).withSteps(1));
         assertEquals(25, result.droppedTokens());
-    }
-
-    static byte[] png(BufferedImage image) throws IOException {
-        var out = new java.io.ByteArrayOutputStream();
-        ImageIO.write(image, "png", out);
-        return out.toByteArray();
     }
 }
