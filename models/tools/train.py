@@ -1,11 +1,11 @@
 """Training of the shapes model on this machine's CPU cores, resumable.
 
   python3 -m models.tools.train all      # VAE, latent pool, UNet + text encoder, export (unattended)
-  python3 -m models.tools.train vae      # one stage at a time: vae | latents | unet | export
+  python3 -m models.tools.train vae      # one stage at a time: vae | latents | unet | decoder | export
   python3 -m models.tools.train all --smoke --work /tmp/smoke   # a few steps of everything
 
 State lives in --work (default models/tools/work, git-ignored): vae.pt,
-latents.pt, unet.pt, DONE.  Rerunning a stage continues from its checkpoint;
+latents.pt, unet.pt, decoder.pt, DONE.  Rerunning a stage continues from its checkpoint;
 a finished stage is skipped unless a larger --*-minutes / --*-steps budget is
 given, which extends it (after extending the VAE, delete latents.pt and
 unet.pt so the UNet learns the new latent space).  Each stage has a step count and a wall-clock
@@ -163,11 +163,91 @@ def train_vae(work, minutes, steps, batch, lr, seed=1, threads=2):
 
 
 def load_vae(work):
+    """The finished VAE, with the fine-tuned decoder (decoder.pt) when there is one."""
     ck = torch.load(os.path.join(work, "vae.pt"))
     assert ck.get("done"), "VAE training has not finished"
     vae = make_vae()
     vae.load_state_dict(ck["model"])
+    tuned = os.path.join(work, "decoder.pt")
+    if os.path.exists(tuned):
+        dk = torch.load(tuned)
+        vae.decoder.load_state_dict(dk["decoder"])
+        vae.post_quant_conv.load_state_dict(dk["post_quant_conv"])
     return vae.eval(), ck["scaling_factor"]
+
+
+def tune_decoder(work, minutes, steps, batch, lr, seed=4, threads=2):
+    """Trains the decoder further with the encoder frozen.
+
+    The latent space (and with it latents.pt and the UNet trained on it) stays
+    exactly as it is, so a decoder that blurs colours or corners can be improved
+    at any time without retraining anything else.  The loss adds a squared
+    term to the VAE's L1 + edge loss: a shape that is slightly off in colour
+    everywhere (red drifting to orange) costs more than a few wrong pixels.
+    """
+    path = os.path.join(work, "decoder.pt")
+    base = torch.load(os.path.join(work, "vae.pt"))
+    assert base.get("done"), "train the VAE first"
+    vae = make_vae()
+    vae.load_state_dict(base["model"])
+    for p in list(vae.encoder.parameters()) + list(vae.quant_conv.parameters()):
+        p.requires_grad_(False)
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    st = {"step": 0, "elapsed": 0.0}
+    if os.path.exists(path):
+        ck = torch.load(path)
+        st = ck["state"]
+        if max(st["step"] / steps, st["elapsed"] / (minutes * 60)) >= 1:
+            log("decoder: done already")
+            return
+        vae.decoder.load_state_dict(ck["decoder"]), vae.post_quant_conv.load_state_dict(ck["post_quant_conv"])
+        opt.load_state_dict(ck["opt"])
+        log(f"decoder: resuming at step {st['step']}, {st['elapsed'] / 60:.1f} min in")
+    log(f"decoder: {sum(p.numel() for p in params)} parameters, budget {minutes} min / {steps} steps, batch {batch}")
+    vae.encoder.eval()
+
+    def checkpoint():
+        save({"decoder": vae.decoder.state_dict(), "post_quant_conv": vae.post_quant_conv.state_dict(),
+              "opt": opt.state_dict(), "state": st}, path)
+
+    last_save = time.time()
+    governor = ThreadGovernor(threads)
+    while True:
+        progress = max(st["step"] / steps, st["elapsed"] / (minutes * 60))
+        if progress >= 1:
+            break
+        t0 = time.time()
+        for g in opt.param_groups:
+            g["lr"] = lr_at(progress, st["step"], lr, 50)
+        rng = random.Random(seed * 1000003 + st["step"])
+        torch.manual_seed(seed * 1000003 + st["step"])
+        x = torch.from_numpy(data.batch(batch, rng))
+        with torch.no_grad():
+            mean, logvar = vae.encode(x)
+            z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        rec = vae.decode(z)
+        l1 = (rec - x).abs().mean()
+        l2 = ((rec - x) ** 2).mean()
+        edge = ((rec[..., 1:] - rec[..., :-1]) - (x[..., 1:] - x[..., :-1])).abs().mean() + \
+               ((rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])).abs().mean()
+        loss = l1 + l2 + 0.5 * edge
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        st["step"] += 1
+        st["elapsed"] += time.time() - t0
+        governor.after_step(time.time() - t0)
+        if st["step"] % 25 == 0:
+            log(f"decoder step {st['step']} progress {progress:.3f} loss {loss.item():.4f} l1 {l1.item():.4f} "
+                f"l2 {l2.item():.4f} edge {edge.item():.4f} lr {opt.param_groups[0]['lr']:.2e} "
+                f"{(time.time() - t0):.2f}s/step {torch.get_num_threads()} threads")
+        if time.time() - last_save > 180:
+            checkpoint()
+            last_save = time.time()
+    checkpoint()
+    log(f"decoder: finished at step {st['step']} ({st['elapsed'] / 60:.1f} min)")
 
 
 # ---------------------------------------------------------------- latent pool
@@ -324,7 +404,7 @@ def export_trained(work, out, fp16_out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["all", "vae", "latents", "unet", "export"])
+    ap.add_argument("stage", choices=["all", "vae", "latents", "unet", "decoder", "export"])
     ap.add_argument("--work", default="models/tools/work")
     ap.add_argument("--out", default="models/shapes")
     ap.add_argument("--fp16-out", default="models/shapes-fp16")
@@ -333,6 +413,9 @@ def main():
     ap.add_argument("--vae-steps", type=int, default=4000)
     ap.add_argument("--vae-batch", type=int, default=32)
     ap.add_argument("--vae-lr", type=float, default=1e-3)
+    ap.add_argument("--decoder-minutes", type=float, default=20)
+    ap.add_argument("--decoder-steps", type=int, default=2000)
+    ap.add_argument("--decoder-lr", type=float, default=3e-4)
     ap.add_argument("--pool", type=int, default=100000, help="training images encoded into the latent pool")
     ap.add_argument("--unet-minutes", type=float, default=60)
     ap.add_argument("--unet-steps", type=int, default=20000)
@@ -341,7 +424,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="a few steps of every stage (checks the whole chain)")
     a = ap.parse_args()
     if a.smoke:
-        a.vae_steps, a.pool, a.unet_steps = 3, 512, 3
+        a.vae_steps, a.pool, a.unet_steps, a.decoder_steps = 3, 512, 3, 3
         if a.out == "models/shapes":
             a.out, a.fp16_out = os.path.join(a.work, "shapes"), os.path.join(a.work, "shapes-fp16")
     torch.set_num_threads(a.threads)  # torch.get_num_threads() reports 1 on this machine
@@ -353,6 +436,8 @@ def main():
         build_latents(a.work, a.pool)
     if a.stage in ("all", "unet"):
         train_unet(a.work, a.unet_minutes, a.unet_steps, a.unet_batch, a.unet_lr, threads=a.threads)
+    if a.stage in ("all", "decoder"):
+        tune_decoder(a.work, a.decoder_minutes, a.decoder_steps, a.vae_batch, a.decoder_lr, threads=a.threads)
     if a.stage in ("all", "export"):
         export_trained(a.work, a.out, a.fp16_out)
         if a.stage == "all":
