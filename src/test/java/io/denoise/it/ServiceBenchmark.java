@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The service's performance targets, measured on a local stack with the packaged service as separate processes:
@@ -39,7 +40,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>100 jobs over two workers, one of them killed with SIGKILL twice: every job must succeed once.</li>
  * </ol>
  * Run: {@code ./mvnw -q -Pbench-service} (see README). Arguments: {@code --model NAME} (default shapes),
- * {@code --latency-jobs N} (50), {@code --post-seconds N} (20), {@code --chaos-jobs N} (100).
+ * {@code --latency-jobs N} (50), {@code --post-seconds N} (20), {@code --post-rates R[,R...]} (500, requests/s
+ * offered), {@code --post-warmup-seconds N} (20, at half the first rate, reported apart), {@code --chaos-jobs N} (100).
  */
 public final class ServiceBenchmark {
 
@@ -50,7 +52,7 @@ public final class ServiceBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opts = new HashMap<>(Map.of("model", "shapes", "latency-jobs", "50", "post-seconds", "20",
-                "chaos-jobs", "100"));
+                "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
@@ -70,7 +72,17 @@ public final class ServiceBenchmark {
                 // an API process of its own: submits are measured while the queue grows, not while a worker
                 // in the same process competes for the two cores
                 try (AppProcess api = AppProcess.start("bench-api", stack, "api", modelConfig, true)) {
-                    throughput(api, Integer.parseInt(opts.get("post-seconds")));
+                    String[] rates = opts.get("post-rates").split(",");
+                    int warmup = Integer.parseInt(opts.get("post-warmup-seconds"));
+                    if (warmup > 0) {
+                        // a freshly started JVM compiles its hot paths during the first ~20 s on two busy cores;
+                        // the figures that follow are for a warmed-up process, as a long-running API is
+                        System.out.printf("%nwarm-up (a cold API process; not the measurement):");
+                        throughput(api, warmup, Integer.parseInt(rates[0].trim()) / 2);
+                    }
+                    for (String rate : rates) {
+                        throughput(api, Integer.parseInt(opts.get("post-seconds")), Integer.parseInt(rate.trim()));
+                    }
                 }
             }
         }
@@ -130,42 +142,57 @@ public final class ServiceBenchmark {
         print("submit -> succeeded minus pipeline time", overhead);
     }
 
-    /** Hammers POST /v1/jobs from 16 client threads while the worker falls behind. */
-    static void throughput(AppProcess app, int seconds) throws Exception {
-        HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(4)).build();
+    /**
+     * Offers POST /v1/jobs at a fixed rate (open loop: a request is sent when it is due, whether or not earlier
+     * ones have returned) while the queue grows, and times each request from the moment it was due, so a stalled
+     * server shows in the percentiles instead of slowing the client down. HTTP/1.1 with pooled keep-alive
+     * connections, as a load balancer in front of the API would use.
+     */
+    static void throughput(AppProcess app, int seconds, int rate) throws Exception {
+        ExecutorService io = Executors.newFixedThreadPool(2);
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(io).build();
         HttpRequest request = HttpRequest.newBuilder(app.uri("/v1/jobs")).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}")).build();
+        int warmup = 3 * rate;
+        int total = warmup + seconds * rate;
+        long interval = TimeUnit.SECONDS.toNanos(1) / rate;
         ConcurrentLinkedQueue<Double> latencies = new ConcurrentLinkedQueue<>();
         AtomicInteger errors = new AtomicInteger();
-        int threads = 16;
-        ExecutorService clients = Executors.newFixedThreadPool(threads);
-        long warmupEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
-        long end = warmupEnd + TimeUnit.SECONDS.toNanos(seconds);
-        for (int t = 0; t < threads; t++) {
-            clients.submit(() -> {
-                while (System.nanoTime() < end) {
-                    long start = System.nanoTime();
-                    try {
-                        HttpResponse<Void> r = http.send(request, HttpResponse.BodyHandlers.discarding());
-                        if (r.statusCode() != 202) {
-                            errors.incrementAndGet();
-                        }
-                    } catch (Exception e) {
-                        errors.incrementAndGet();
-                    }
-                    if (start > warmupEnd) {
-                        latencies.add((System.nanoTime() - start) / 1e6);
+        AtomicInteger done = new AtomicInteger();
+        long begin = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+        long[] measuredEnd = new long[1];
+        for (int i = 0; i < total; i++) {
+            long due = begin + i * interval;
+            long wait;
+            while ((wait = due - System.nanoTime()) > 0) {
+                LockSupport.parkNanos(wait);
+            }
+            boolean measured = i >= warmup;
+            http.sendAsync(request, HttpResponse.BodyHandlers.discarding()).whenComplete((r, e) -> {
+                long now = System.nanoTime();
+                if (e != null || r.statusCode() != 202) {
+                    errors.incrementAndGet();
+                }
+                if (measured) {
+                    latencies.add((now - due) / 1e6);
+                    synchronized (measuredEnd) {
+                        measuredEnd[0] = Math.max(measuredEnd[0], now);
                     }
                 }
-                return null;
+                done.incrementAndGet();
             });
         }
-        clients.shutdown();
-        clients.awaitTermination(seconds + 60L, TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (done.get() < total && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        io.shutdownNow();
         List<Double> sorted = new ArrayList<>(latencies);
-        System.out.printf(Locale.ROOT, "%nPOST /v1/jobs, %d client threads, %d s after 3 s warm-up: %.0f requests/s, %d errors%n",
-                threads, seconds, sorted.size() / (double) seconds, errors.get());
-        print("POST /v1/jobs latency", sorted);
+        double window = (measuredEnd[0] - (begin + warmup * interval)) / 1e9;
+        System.out.printf(Locale.ROOT, "%nPOST /v1/jobs offered at %d requests/s for %d s (after %d s warm-up): "
+                        + "%d completed in %.2f s = %.0f requests/s, %d errors, %d unanswered%n",
+                rate, seconds, warmup / rate, sorted.size(), window, sorted.size() / window, errors.get(), total - done.get());
+        print("POST /v1/jobs latency (from when it was due)", sorted);
     }
 
     /** 100 jobs over two workers; one worker is killed with SIGKILL twice (and restarted) while they run. */
