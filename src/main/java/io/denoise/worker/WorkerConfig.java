@@ -29,6 +29,13 @@ public interface WorkerConfig {
     @WithDefault("denoise-workers")
     String shareGroup();
 
+    /**
+     * On shutdown, how long the job in flight may run on before it is stopped and released to another worker
+     * (default 20s; keep it well under the orchestrator's termination grace period).
+     */
+    @WithDefault("20s")
+    Duration shutdownGrace();
+
     /** Most images one request may batch (default 8). */
     @WithDefault("8")
     int maxBatchImages();

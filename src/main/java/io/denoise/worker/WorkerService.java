@@ -15,7 +15,6 @@ import org.eclipse.microprofile.health.Readiness;
 import org.jboss.logging.Logger;
 
 import java.net.InetAddress;
-import java.time.Duration;
 import java.util.List;
 
 /**
@@ -28,7 +27,6 @@ import java.util.List;
 public class WorkerService implements HealthCheck {
 
     private static final Logger LOG = Logger.getLogger(WorkerService.class);
-    private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(20);
 
     @Inject
     Roles roles;
@@ -66,7 +64,7 @@ public class WorkerService implements HealthCheck {
         if (!roles.worker()) {
             return;
         }
-        if (consumer.stop(SHUTDOWN_GRACE)) {
+        if (consumer.stop(config.shutdownGrace())) {
             models.close();
         } else {
             LOG.warn("a generation is still running; leaving its models open for the process exit");

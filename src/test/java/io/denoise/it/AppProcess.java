@@ -76,6 +76,20 @@ final class AppProcess implements AutoCloseable {
         return process.isAlive();
     }
 
+    /**
+     * SIGTERM, as an orchestrator stops a container, and waits for the process to exit by itself.
+     *
+     * @return whether it exited within {@code timeout} (if not, it is killed)
+     */
+    boolean terminate(Duration timeout) throws InterruptedException {
+        process.destroy();
+        if (process.waitFor(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            return true;
+        }
+        kill();
+        return false;
+    }
+
     /** SIGKILL: no shutdown hook, no goodbye to Kafka or the database. */
     void kill() throws InterruptedException {
         process.destroyForcibly();

@@ -23,6 +23,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Two worker processes and an API process on one model topic, as separate JVMs against a real stack. */
 class WorkerFailoverIT {
@@ -46,7 +47,7 @@ class WorkerFailoverIT {
         for (int i = 0; i < workers.length; i++) {
             if (workers[i] == null || !workers[i].isAlive()) {
                 workers[i] = AppProcess.start("failover-worker-" + (i + 1), stack, "worker",
-                        Map.of("denoise.worker.id", "worker-" + (i + 1)), true);
+                        Map.of("denoise.worker.id", "worker-" + (i + 1), "denoise.worker.shutdown-grace", "2s"), true);
             }
         }
     }
@@ -90,6 +91,24 @@ class WorkerFailoverIT {
         assertNotEquals(victim, done.path("worker").asText());
         assertEquals(List.of("jobs/" + id + "/0.png", "jobs/" + id + "/1.png"), objects("jobs/" + id + "/"));
         assertEquals("77", done.path("images").get(0).path("seed").asText());
+    }
+
+    @Test
+    void aWorkerStoppedWithSigtermReleasesItsJobAndTheOtherTakesItOverAtOnce() throws Exception {
+        String id = client.submit(LONG_JOB);
+        JsonNode running = client.await(id, j -> j.path("progress").path("step").asInt() >= 3, Duration.ofSeconds(60),
+                "made progress");
+        String leaving = running.path("worker").asText();
+        long stoppedAt = System.nanoTime();
+        assertTrue(workers[leaving.equals("worker-1") ? 0 : 1].terminate(Duration.ofSeconds(30)),
+                "the worker exits by itself within 30 s of SIGTERM (grace 2 s)");
+        client.await(id, j -> j.path("attempt").asInt() == 2, Duration.ofSeconds(60), "taken over");
+        double seconds = (System.nanoTime() - stoppedAt) / 1e9;
+        // a released job is redelivered and claimed at once; after SIGKILL the same takes the 30 s broker lock
+        assertTrue(seconds < 15, "taken over " + seconds + " s after SIGTERM, before the 15 s lease could expire");
+        JsonNode done = client.awaitStatus(id, "SUCCEEDED", Duration.ofSeconds(180));
+        assertNotEquals(leaving, done.path("worker").asText());
+        assertEquals(List.of("jobs/" + id + "/0.png", "jobs/" + id + "/1.png"), objects("jobs/" + id + "/"));
     }
 
     private List<String> objects(String prefix) throws Exception {
