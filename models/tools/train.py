@@ -56,10 +56,14 @@ class ThreadGovernor:
     With two OpenMP threads on two cores, a busy neighbour stalls every parallel
     region on the descheduled thread (steps run up to ~10x slower), and one
     thread does better; on a quiet machine two threads win.  Every 40 steps the
-    other setting is tried for 4 steps and the faster one kept."""
+    other setting is tried for 4 steps and the faster one kept.  On a quiet
+    machine the trials only cost time (a noisy trial can also leave a run on
+    one thread for a while): --fixed-threads turns the governor off."""
+
+    adaptive = True
 
     def __init__(self, threads):
-        self.modes = [threads, 1] if threads > 1 else [1]
+        self.modes = [threads, 1] if threads > 1 and ThreadGovernor.adaptive else [threads]
         self.avg = {}
         self.n = 0
         self.trial = 0
@@ -409,6 +413,8 @@ def main():
     ap.add_argument("--out", default="models/shapes")
     ap.add_argument("--fp16-out", default="models/shapes-fp16")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fixed-threads", action="store_true",
+                    help="always use --threads (for a machine with nothing else running)")
     ap.add_argument("--vae-minutes", type=float, default=22)
     ap.add_argument("--vae-steps", type=int, default=4000)
     ap.add_argument("--vae-batch", type=int, default=32)
@@ -427,6 +433,7 @@ def main():
         a.vae_steps, a.pool, a.unet_steps, a.decoder_steps = 3, 512, 3, 3
         if a.out == "models/shapes":
             a.out, a.fp16_out = os.path.join(a.work, "shapes"), os.path.join(a.work, "shapes-fp16")
+    ThreadGovernor.adaptive = not a.fixed_threads
     torch.set_num_threads(a.threads)  # torch.get_num_threads() reports 1 on this machine
     os.makedirs(a.work, exist_ok=True)
     log(f"start: {vars(a)}")
