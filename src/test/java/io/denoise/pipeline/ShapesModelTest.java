@@ -5,15 +5,21 @@ import org.junit.jupiter.api.Test;
 
 import javax.imageio.ImageIO;
 import java.io.ByteArrayInputStream;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The bundled shapes model through the Java pipeline, in float32 and float16. */
+/**
+ * The bundled shapes model through the Java pipeline, in float32 and float16, scored with the same rules as the
+ * Python scorer ({@code models/tools/score.py}).
+ */
 class ShapesModelTest {
 
     private static final String[] COLOURS = {"red", "green", "blue", "yellow", "purple", "orange"};
+    private static final String[] SHAPES = {"circle", "square", "triangle"};
     private static final String[] BACKGROUNDS = {"white", "black", "gray"};
     private static final SessionFactory SESSIONS = new SessionFactory(new RuntimeOptions("cpu", 0, 0));
     private static final ModelSet FP32 = ModelSet.load(TestModels.SHAPES, SESSIONS);
@@ -24,6 +30,39 @@ class ShapesModelTest {
         FP16.close();
         FP32.close();
         assertEquals(0, SESSIONS.liveSessions());
+    }
+
+    /** Every full caption once (54 images, seeds 1 to 54), at the model's default guidance and steps. */
+    @Test
+    void generatedImagesShowTheRequestedColourShapeAndBackground() throws Exception {
+        TextToImagePipeline pipeline = new TextToImagePipeline(FP32, TextToImagePipeline.Limits.DEFAULT);
+        int colourRight = 0;
+        int backgroundRight = 0;
+        int shapeRight = 0;
+        List<String> misses = new ArrayList<>();
+        int seed = 1;
+        for (String colour : COLOURS) {
+            for (String shape : SHAPES) {
+                for (String background : BACKGROUNDS) {
+                    String prompt = (colour.equals("orange") ? "an " : "a ") + colour + " " + shape + " on a "
+                            + background + " background";
+                    ShapeScorer.Score s = score(pipeline, GenerationRequest.of(FP32, prompt, seed++));
+                    colourRight += colour.equals(s.colour()) ? 1 : 0;
+                    backgroundRight += background.equals(s.background()) ? 1 : 0;
+                    shapeRight += shape.equals(s.shape()) ? 1 : 0;
+                    if (!colour.equals(s.colour()) || !background.equals(s.background()) || !shape.equals(s.shape())) {
+                        misses.add(prompt + " (seed " + (seed - 1) + ") -> " + s);
+                    }
+                }
+            }
+        }
+        int n = COLOURS.length * SHAPES.length * BACKGROUNDS.length;
+        String report = "colour " + colourRight + ", background " + backgroundRight + ", shape " + shapeRight
+                + " of " + n + "; misses: " + misses;
+        System.out.println("shapes model through the Java pipeline: " + report);
+        assertTrue(colourRight >= 0.95 * n, report);
+        assertTrue(backgroundRight >= 0.95 * n, report);
+        assertTrue(shapeRight >= 0.85 * n, report);
     }
 
     @Test
