@@ -45,6 +45,7 @@ public final class GenerateCommand {
               --device cpu|cuda|auto   execution provider (default cpu)
               --threads N              ONNX Runtime intra-op threads (default: one per core)
               --bench N                run N generations and report overhead and memory instead of writing images
+              --warmup N               generations before the measured ones (default N/10, at least 3)
             """;
 
     private GenerateCommand() {
@@ -74,7 +75,9 @@ public final class GenerateCommand {
             TextToImagePipeline pipeline = new TextToImagePipeline(model, TextToImagePipeline.Limits.DEFAULT);
             GenerationRequest request = request(model, opts);
             if (opts.containsKey("bench")) {
-                bench(pipeline, request, Integer.parseInt(opts.get("bench")), out);
+                int count = Integer.parseInt(opts.get("bench"));
+                int warmup = opts.containsKey("warmup") ? Integer.parseInt(opts.get("warmup")) : Math.max(3, count / 10);
+                bench(pipeline, request, count, warmup, out);
                 return 0;
             }
             out.printf("model %s (%s) on %s, seed %s%n", model.name(), model.hash(), model.device(),
@@ -128,11 +131,11 @@ public final class GenerateCommand {
     }
 
     /**
-     * Runs {@code count} generations after a warm-up of 10% (at least 3) and prints the share of wall time
-     * outside ONNX Runtime and resident memory after warm-up and at the end.
+     * Runs {@code count} generations after {@code warmup} more and prints the share of wall time outside ONNX
+     * Runtime and resident memory after warm-up and at the end.
      */
-    static void bench(TextToImagePipeline pipeline, GenerationRequest request, int count, PrintStream out) throws Exception {
-        int warmup = Math.max(3, count / 10);
+    static void bench(TextToImagePipeline pipeline, GenerationRequest request, int count, int warmup, PrintStream out)
+            throws Exception {
         for (int i = 0; i < warmup; i++) {
             pipeline.generate(request, GenerationListener.NONE, new Cancellation());
         }
