@@ -12,10 +12,10 @@ import java.util.Map;
  * shape colour line; triangle when under 0.375 of the coverage lies in the top half of its box, else square when
  * the box is over 0.87 filled, else circle.
  */
-final class ShapeScorer {
+public final class ShapeScorer {
 
     /** What an image shows; colour and shape are null when no shape was found. */
-    record Score(String background, String colour, String shape) {
+    public record Score(String background, String colour, String shape) {
     }
 
     static final Map<String, float[]> COLOURS = new LinkedHashMap<>();
@@ -36,7 +36,7 @@ final class ShapeScorer {
     private ShapeScorer() {
     }
 
-    static Score score(BufferedImage image) {
+    public static Score score(BufferedImage image) {
         int w = image.getWidth();
         int h = image.getHeight();
         float[][] px = new float[w * h][];
