@@ -96,14 +96,28 @@ def make_text_unet(vocab_size):
 
 # ---------------------------------------------------------------- VAE
 
+def sample_posterior(mean, logvar):
+    return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+
+
+def edge_loss(rec, x):
+    """L1 between horizontal and vertical pixel differences: keeps corners and outlines crisp."""
+    return ((rec[..., 1:] - rec[..., :-1]) - (x[..., 1:] - x[..., :-1])).abs().mean() + \
+        ((rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])).abs().mean()
+
+
+def optimizer_step(opt, loss, params):
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
 def vae_loss(vae, x):
     mean, logvar = vae.encode(x)
-    z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
-    rec = vae.decode(z)
+    rec = vae.decode(sample_posterior(mean, logvar))
     l1 = (rec - x).abs().mean()
-    # edge term: keeps corners and outlines crisp
-    edge = ((rec[..., 1:] - rec[..., :-1]) - (x[..., 1:] - x[..., :-1])).abs().mean() + \
-           ((rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])).abs().mean()
+    edge = edge_loss(rec, x)
     kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).sum(dim=(1, 2, 3)).mean()
     return l1 + 0.5 * edge + 1e-6 * kl, l1, edge, kl
 
@@ -139,10 +153,7 @@ def train_vae(work, minutes, steps, batch, lr, seed=1, threads=2):
         torch.manual_seed(seed * 1000003 + st["step"])
         x = torch.from_numpy(data.batch(batch, rng))
         loss, l1, edge, kl = vae_loss(vae, x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, vae.parameters())
         st["step"] += 1
         st["elapsed"] += time.time() - t0
         governor.after_step(time.time() - t0)
@@ -228,18 +239,13 @@ def tune_decoder(work, minutes, steps, batch, lr, seed=4, threads=2):
         torch.manual_seed(seed * 1000003 + st["step"])
         x = torch.from_numpy(data.batch(batch, rng))
         with torch.no_grad():
-            mean, logvar = vae.encode(x)
-            z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+            z = sample_posterior(*vae.encode(x))
         rec = vae.decode(z)
         l1 = (rec - x).abs().mean()
         l2 = ((rec - x) ** 2).mean()
-        edge = ((rec[..., 1:] - rec[..., :-1]) - (x[..., 1:] - x[..., :-1])).abs().mean() + \
-               ((rec[..., 1:, :] - rec[..., :-1, :]) - (x[..., 1:, :] - x[..., :-1, :])).abs().mean()
+        edge = edge_loss(rec, x)
         loss = l1 + l2 + 0.5 * edge
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        optimizer_step(opt, loss, params)
         st["step"] += 1
         st["elapsed"] += time.time() - t0
         governor.after_step(time.time() - t0)
@@ -351,10 +357,7 @@ def train_unet(work, minutes, steps, batch, lr, seed=3, threads=2):
         a = ac[t].view(-1, 1, 1, 1)
         noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
         loss = F.mse_loss(unet(noisy, t, ctx), noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        optimizer_step(opt, loss, params)
         decay = min(0.999, (1 + st["step"]) / (10 + st["step"]))
         ema_update(ema_te, te, decay)
         ema_update(ema_unet, unet, decay)

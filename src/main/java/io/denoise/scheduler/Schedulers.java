@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * Creates schedulers by id, each from the shared model config as diffusers' {@code X.from_config(config)} does.
@@ -30,19 +30,20 @@ import java.util.function.Function;
  */
 public final class Schedulers {
 
-    private static final Map<String, Function<SchedulerConfig, Scheduler>> FACTORIES = new LinkedHashMap<>();
+    /** Factories by id, from the config and DDIM's eta (which the other schedulers ignore, as diffusers' do). */
+    private static final Map<String, BiFunction<SchedulerConfig, Double, Scheduler>> FACTORIES = new LinkedHashMap<>();
 
     static {
-        FACTORIES.put("pndm", PndmScheduler::new);
-        FACTORIES.put("lms", LmsDiscreteScheduler::new);
+        FACTORIES.put("pndm", (c, eta) -> new PndmScheduler(c));
+        FACTORIES.put("lms", (c, eta) -> new LmsDiscreteScheduler(c));
         FACTORIES.put("ddim", DdimScheduler::new);
-        FACTORIES.put("euler", EulerDiscreteScheduler::new);
-        FACTORIES.put("euler-ancestral", EulerAncestralDiscreteScheduler::new);
-        FACTORIES.put("dpmpp-2m", c -> new DpmSolverMultistepScheduler(dpmPlusPlus2m(c, false)));
-        FACTORIES.put("dpmpp-2m-karras", c -> new DpmSolverMultistepScheduler(dpmPlusPlus2m(c, true)));
-        FACTORIES.put("ddpm", DdpmScheduler::new);
-        FACTORIES.put("heun", HeunDiscreteScheduler::new);
-        FACTORIES.put("unipc", UniPcMultistepScheduler::new);
+        FACTORIES.put("euler", (c, eta) -> new EulerDiscreteScheduler(c));
+        FACTORIES.put("euler-ancestral", (c, eta) -> new EulerAncestralDiscreteScheduler(c));
+        FACTORIES.put("dpmpp-2m", (c, eta) -> new DpmSolverMultistepScheduler(dpmPlusPlus2m(c, false)));
+        FACTORIES.put("dpmpp-2m-karras", (c, eta) -> new DpmSolverMultistepScheduler(dpmPlusPlus2m(c, true)));
+        FACTORIES.put("ddpm", (c, eta) -> new DdpmScheduler(c));
+        FACTORIES.put("heun", (c, eta) -> new HeunDiscreteScheduler(c));
+        FACTORIES.put("unipc", (c, eta) -> new UniPcMultistepScheduler(c));
     }
 
     private Schedulers() {
@@ -58,22 +59,21 @@ public final class Schedulers {
      *                                  scheduler does not support
      */
     public static Scheduler create(String id, SchedulerConfig config) {
-        Function<SchedulerConfig, Scheduler> factory = FACTORIES.get(id);
-        if (factory == null) {
-            throw new IllegalArgumentException("unknown scheduler '" + id + "'; valid ids: " + String.join(", ", ids()));
-        }
-        return factory.apply(config);
+        return create(id, config, 0.0);
     }
 
     /**
      * Creates a scheduler with DDIM's {@code eta} (the weight of the fresh noise each DDIM step adds; 0 is
      * deterministic DDIM). Other schedulers ignore {@code eta}, as diffusers' pipelines do.
+     *
+     * @throws IllegalArgumentException as {@link #create(String, SchedulerConfig)}
      */
     public static Scheduler create(String id, SchedulerConfig config, double eta) {
-        if (id.equals("ddim")) {
-            return new DdimScheduler(config, eta);
+        BiFunction<SchedulerConfig, Double, Scheduler> factory = FACTORIES.get(id);
+        if (factory == null) {
+            throw new IllegalArgumentException("unknown scheduler '" + id + "'; valid ids: " + String.join(", ", ids()));
         }
-        return create(id, config);
+        return factory.apply(config, eta);
     }
 
     /** The valid scheduler ids, in a stable order. */

@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -160,7 +161,7 @@ public final class ServiceBenchmark {
         AtomicInteger errors = new AtomicInteger();
         AtomicInteger done = new AtomicInteger();
         long begin = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
-        long[] measuredEnd = new long[1];
+        AtomicLong measuredEnd = new AtomicLong();
         for (int i = 0; i < total; i++) {
             long due = begin + i * interval;
             long wait;
@@ -175,9 +176,7 @@ public final class ServiceBenchmark {
                 }
                 if (measured) {
                     latencies.add((now - due) / 1e6);
-                    synchronized (measuredEnd) {
-                        measuredEnd[0] = Math.max(measuredEnd[0], now);
-                    }
+                    measuredEnd.accumulateAndGet(now, Math::max);
                 }
                 done.incrementAndGet();
             });
@@ -188,7 +187,7 @@ public final class ServiceBenchmark {
         }
         io.shutdownNow();
         List<Double> sorted = new ArrayList<>(latencies);
-        double window = (measuredEnd[0] - (begin + warmup * interval)) / 1e9;
+        double window = (measuredEnd.get() - (begin + warmup * interval)) / 1e9;
         System.out.printf(Locale.ROOT, "%nPOST /v1/jobs offered at %d requests/s for %d s (after %d s warm-up): "
                         + "%d completed in %.2f s = %.0f requests/s, %d errors, %d unanswered%n",
                 rate, seconds, warmup / rate, sorted.size(), window, sorted.size() / window, errors.get(), total - done.get());

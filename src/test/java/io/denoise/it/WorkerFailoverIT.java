@@ -81,11 +81,8 @@ class WorkerFailoverIT {
     @Test
     void aWorkerKilledMidJobHasItsJobFinishedByTheOtherWithOneSetOfImages() throws Exception {
         String id = client.submit(LONG_JOB);
-        JsonNode running = client.await(id, j -> j.path("progress").path("step").asInt() >= 3, Duration.ofSeconds(60),
-                "made progress");
-        String victim = running.path("worker").asText();
-        AppProcess killed = workers[victim.equals("worker-1") ? 0 : 1];
-        killed.kill();
+        String victim = workerMakingProgressOn(id);
+        workerNamed(victim).kill();
         JsonNode done = client.awaitStatus(id, "SUCCEEDED", Duration.ofSeconds(180));
         assertEquals(2, done.path("attempt").asInt());
         assertNotEquals(victim, done.path("worker").asText());
@@ -96,11 +93,9 @@ class WorkerFailoverIT {
     @Test
     void aWorkerStoppedWithSigtermReleasesItsJobAndTheOtherTakesItOverAtOnce() throws Exception {
         String id = client.submit(LONG_JOB);
-        JsonNode running = client.await(id, j -> j.path("progress").path("step").asInt() >= 3, Duration.ofSeconds(60),
-                "made progress");
-        String leaving = running.path("worker").asText();
+        String leaving = workerMakingProgressOn(id);
         long stoppedAt = System.nanoTime();
-        assertTrue(workers[leaving.equals("worker-1") ? 0 : 1].terminate(Duration.ofSeconds(30)),
+        assertTrue(workerNamed(leaving).terminate(Duration.ofSeconds(30)),
                 "the worker exits by itself within 30 s of SIGTERM (grace 2 s)");
         client.await(id, j -> j.path("attempt").asInt() == 2, Duration.ofSeconds(60), "taken over");
         double seconds = (System.nanoTime() - stoppedAt) / 1e9;
@@ -109,6 +104,16 @@ class WorkerFailoverIT {
         JsonNode done = client.awaitStatus(id, "SUCCEEDED", Duration.ofSeconds(180));
         assertNotEquals(leaving, done.path("worker").asText());
         assertEquals(List.of("jobs/" + id + "/0.png", "jobs/" + id + "/1.png"), objects("jobs/" + id + "/"));
+    }
+
+    /** Waits until the job has run a few steps and returns the worker running it. */
+    private String workerMakingProgressOn(String id) throws Exception {
+        return client.await(id, j -> j.path("progress").path("step").asInt() >= 3, Duration.ofSeconds(60), "made progress")
+                .path("worker").asText();
+    }
+
+    private static AppProcess workerNamed(String name) {
+        return workers[name.equals("worker-1") ? 0 : 1];
     }
 
     private List<String> objects(String prefix) throws Exception {
