@@ -96,9 +96,24 @@ def caption(shape, colour, background, rng=None, p_drop=0.0):
     return text
 
 
-def training_caption(shape, colour, background, rng, p_empty=0.1, p_drop=0.15):
+def mislabel(value, options, rng, p_wrong):
+    """value, or with probability p_wrong a different one of options."""
+    if rng.random() < p_wrong:
+        return rng.choice([o for o in options if o != value])
+    return value
+
+
+def training_caption(shape, colour, background, rng, p_empty=0.1, p_drop=0.15, p_wrong=0.0):
+    """A training caption: empty with probability p_empty, otherwise each attribute
+    left out with probability p_drop and, with probability p_wrong, named wrongly
+    (caption noise, as in real image-text data: it is what classifier-free guidance
+    corrects, see models/README.md)."""
     if rng.random() < p_empty:
         return ""
+    if p_wrong:
+        shape = mislabel(shape, SHAPES, rng, p_wrong)
+        colour = mislabel(colour, list(COLOURS), rng, p_wrong)
+        background = mislabel(background, list(BACKGROUNDS), rng, p_wrong)
     return caption(shape, colour, background, rng, p_drop)
 
 

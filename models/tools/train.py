@@ -291,7 +291,7 @@ def ema_update(ema, model, decay):
             e.mul_(decay).add_(p.detach(), alpha=1 - decay)
 
 
-def train_unet(work, minutes, steps, batch, lr, seed=3, threads=2):
+def train_unet(work, minutes, steps, batch, lr, caption_noise, seed=3, threads=2):
     path = os.path.join(work, "unet.pt")
     pool = torch.load(os.path.join(work, "latents.pt"))
     lats, scenes = pool["latents"], pool["scenes"].tolist()
@@ -317,7 +317,7 @@ def train_unet(work, minutes, steps, batch, lr, seed=3, threads=2):
         opt.load_state_dict(ck["opt"])
         log(f"unet: resuming at step {st['step']}, {st['elapsed'] / 60:.1f} min in")
     log(f"unet: {count(unet)} + text encoder {count(te)} parameters, pool {len(lats)}, "
-        f"budget {minutes} min / {steps} steps, batch {batch}")
+        f"budget {minutes} min / {steps} steps, batch {batch}, caption noise {caption_noise}")
     ac = alphas_cumprod()
     shapes, colours, bgs = data.SHAPES, list(data.COLOURS), list(data.BACKGROUNDS)
     ids_cache = {}
@@ -344,7 +344,7 @@ def train_unet(work, minutes, steps, batch, lr, seed=3, threads=2):
         caps = []
         for i in idx.tolist():
             s, c, b = scenes[i]
-            caps.append(data.training_caption(shapes[s], colours[c], bgs[b], rng))
+            caps.append(data.training_caption(shapes[s], colours[c], bgs[b], rng, p_wrong=caption_noise))
         uniq = sorted(set(caps))
         for cap in uniq:
             if cap not in ids_cache:
@@ -386,7 +386,7 @@ def load_text_unet(work, use_ema=True):
 
 # ---------------------------------------------------------------- export
 
-SHAPES_GUIDANCE = 2.0
+SHAPES_GUIDANCE = 2.5
 
 
 def export_trained(work, out, fp16_out):
@@ -430,6 +430,8 @@ def main():
     ap.add_argument("--unet-steps", type=int, default=20000)
     ap.add_argument("--unet-batch", type=int, default=64)
     ap.add_argument("--unet-lr", type=float, default=4e-4)
+    ap.add_argument("--caption-noise", type=float, default=0.04,
+                    help="probability that a training caption names the colour, shape or background wrongly (each)")
     ap.add_argument("--smoke", action="store_true", help="a few steps of every stage (checks the whole chain)")
     a = ap.parse_args()
     if a.smoke:
@@ -445,7 +447,8 @@ def main():
     if a.stage in ("all", "latents"):
         build_latents(a.work, a.pool)
     if a.stage in ("all", "unet"):
-        train_unet(a.work, a.unet_minutes, a.unet_steps, a.unet_batch, a.unet_lr, threads=a.threads)
+        train_unet(a.work, a.unet_minutes, a.unet_steps, a.unet_batch, a.unet_lr, a.caption_noise,
+                   threads=a.threads)
     if a.stage in ("all", "decoder"):
         tune_decoder(a.work, a.decoder_minutes, a.decoder_steps, a.vae_batch, a.decoder_lr, threads=a.threads)
     if a.stage in ("all", "export"):
