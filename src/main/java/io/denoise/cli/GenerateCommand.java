@@ -165,20 +165,23 @@ public final class GenerateCommand {
     }
 
     /**
-     * Cancels a 50-step generation from another thread as soon as step 10 is reported (so the cancel lands while
-     * step 11 runs in ONNX Runtime) and prints how long the generation took to return against one step's time.
+     * Cancels a 50-step generation from another thread as soon as step 10 is reported (so the cancel usually lands
+     * while step 11 runs in ONNX Runtime) and prints how long the generation took to return against one step's
+     * time, and how many steps were reported after {@code cancel()}: at most the one in flight.
      */
     static void benchCancel(TextToImagePipeline pipeline, GenerationRequest request, PrintStream out) throws Exception {
         GenerationRequest fifty = request.withSteps(50);
         Cancellation cancel = new Cancellation();
         java.util.concurrent.CountDownLatch stepTen = new java.util.concurrent.CountDownLatch(1);
         long[] cancelledAt = new long[1];
-        int[] lastStep = new int[1];
+        int[] stepAtCancel = new int[1];
+        java.util.concurrent.atomic.AtomicInteger lastStep = new java.util.concurrent.atomic.AtomicInteger();
         long[] stepStart = {System.nanoTime()};
         List<Long> stepNanos = new ArrayList<>();
         Thread canceller = new Thread(() -> {
             try {
                 stepTen.await();
+                stepAtCancel[0] = lastStep.get();
                 cancelledAt[0] = System.nanoTime();
                 cancel.cancel();
             } catch (InterruptedException e) {
@@ -194,7 +197,7 @@ public final class GenerateCommand {
                     long now = System.nanoTime();
                     stepNanos.add(now - stepStart[0]);
                     stepStart[0] = now;
-                    lastStep[0] = p.step();
+                    lastStep.set(p.step());
                     if (p.step() == 10) {
                         stepTen.countDown();
                     }
@@ -206,8 +209,9 @@ public final class GenerateCommand {
         }
         canceller.join();
         double meanStepMs = stepNanos.subList(1, stepNanos.size()).stream().mapToLong(Long::longValue).average().orElse(0) / 1e6;
-        out.printf(Locale.ROOT, "cancel at step 10 of 50: returned %.1f ms after cancel() (one step: %.1f ms); last step reported: %d%n",
-                (returned - cancelledAt[0]) / 1e6, meanStepMs, lastStep[0]);
+        out.printf(Locale.ROOT, "cancel at step 10 of 50: returned %.1f ms after cancel() (one step: %.1f ms); "
+                        + "last step reported: %d, steps reported after cancel(): %d%n",
+                (returned - cancelledAt[0]) / 1e6, meanStepMs, lastStep.get(), lastStep.get() - stepAtCancel[0]);
     }
 
     /** The process's resident set size from /proc, or -1 where there is none. */
