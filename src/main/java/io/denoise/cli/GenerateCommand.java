@@ -21,6 +21,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code generate}: runs the pipeline directly, without Kafka, a database or S3 — for debugging a model and for
@@ -172,10 +174,10 @@ public final class GenerateCommand {
     static void benchCancel(TextToImagePipeline pipeline, GenerationRequest request, PrintStream out) throws Exception {
         GenerationRequest fifty = request.withSteps(50);
         Cancellation cancel = new Cancellation();
-        java.util.concurrent.CountDownLatch stepTen = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch stepTen = new CountDownLatch(1);
         long[] cancelledAt = new long[1];
         int[] stepAtCancel = new int[1];
-        java.util.concurrent.atomic.AtomicInteger lastStep = new java.util.concurrent.atomic.AtomicInteger();
+        AtomicInteger lastStep = new AtomicInteger();
         long[] stepStart = {System.nanoTime()};
         List<Long> stepNanos = new ArrayList<>();
         Thread canceller = new Thread(() -> {

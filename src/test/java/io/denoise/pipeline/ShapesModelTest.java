@@ -51,6 +51,22 @@ class ShapesModelTest {
         assertTrue(guided.all - unguided.all >= 0.1 * guided.n, "default " + guided + " against 1.0 " + unguided);
     }
 
+    /** "a circle on a white background" over 60 seeds, without and with "blue" as the negative prompt. */
+    @Test
+    void aNegativePromptKeepsItsColourAway() throws Exception {
+        TextToImagePipeline pipeline = new TextToImagePipeline(FP32, TextToImagePipeline.Limits.DEFAULT);
+        int blueWithout = 0;
+        int blueWith = 0;
+        for (int seed = 0; seed < 60; seed++) {
+            GenerationRequest r = GenerationRequest.of(FP32, "a circle on a white background", seed);
+            blueWithout += "blue".equals(score(pipeline, r).colour()) ? 1 : 0;
+            blueWith += "blue".equals(score(pipeline, r.withNegativePrompt("blue")).colour()) ? 1 : 0;
+        }
+        System.out.println("blue circles of 60: " + blueWithout + " without a negative prompt, " + blueWith + " with \"blue\"");
+        assertTrue(blueWithout >= 6, "blue is common without a negative prompt: " + blueWithout + " of 60");
+        assertTrue(2 * blueWith < blueWithout, "\"blue\" as the negative prompt: " + blueWith + " against " + blueWithout);
+    }
+
     private static Tally defaultTally;
 
     private static synchronized Tally defaultGuidance() throws Exception {
