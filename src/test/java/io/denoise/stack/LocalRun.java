@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * The local run behind {@link LocalStack#main}: starts the stack on fixed ports (Kafka 9092, PostgreSQL
  * 5433, S3 9000) with its data in {@code .denoise/}, prints the endpoints, then optionally runs the
- * application against it. On Ctrl-C (SIGINT) or SIGTERM the application stops first, then the stack.
+ * application against it. On Ctrl-C (SIGINT) or SIGTERM the application stops first, then the stack; the
+ * same happens when the process that started this one exits (Maven killed on its own, an IDE's stop button).
  *
  * <p>Options (each also a system property {@code denoise.stack.<name>}): {@code --data-dir=DIR},
  * {@code --kafka-port=N}, {@code --postgres-port=N}, {@code --s3-port=N}. Everything after them (or after
@@ -71,6 +72,10 @@ final class LocalRun {
             stack.stop();
             System.out.println("[stack] stopped");
         }, "local-run-shutdown"));
+        ProcessHandle.current().parent().ifPresent(parent -> parent.onExit().thenRun(() -> {
+            System.out.println("[stack] the launching process (pid " + parent.pid() + ") exited; stopping");
+            System.exit(0);
+        }));
         try {
             stack.start();
         } catch (RuntimeException e) {

@@ -4,19 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.junit.jupiter.api.Test;
@@ -24,8 +21,8 @@ import org.postgresql.Driver;
 import org.slf4j.Logger;
 
 /**
- * Starts the stack from {@link LocalStack#main} in a child JVM, SIGKILLs that JVM (no shutdown hook runs)
- * and checks that every process it had started goes away on its own.
+ * Starts the stack from {@link LocalStack#main} in a child JVM and checks that every process it started goes away
+ * when that JVM is SIGKILLed (no shutdown hook runs) or when the process that started it dies.
  */
 class NoOrphanProcessTest {
 
@@ -50,66 +47,128 @@ class NoOrphanProcessTest {
         }
     }
 
-    @Test
-    void componentsDieWithTheLaunchingJvm() throws Exception {
+    /**
+     * A launcher JVM started by this test (directly, or under a shell that stands in for Maven). Its output goes to
+     * a file rather than a pipe: a pipe's reading end closes when the direct child exits, and the launcher outlives
+     * the shell.
+     */
+    private record Launched(Process process, Path log) {
+
+        List<String> output() {
+            try {
+                return Files.exists(log) ? Files.readAllLines(log, StandardCharsets.UTF_8) : List.of();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        void awaitReady() throws InterruptedException {
+            Instant readyBy = Instant.now().plus(READY_TIMEOUT);
+            while (!output().contains(LocalRun.READY)) {
+                if (!process.isAlive() || Instant.now().isAfter(readyBy)) {
+                    fail("The stack did not start in the child JVM:\n" + String.join("\n", output()));
+                }
+                Thread.sleep(200);
+            }
+        }
+
+        void destroyAll() {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+        }
+    }
+
+    private static Launched launch(String name, boolean underShell) throws Exception {
         Path projectDir = StackHome.locate().projectDir();
-        Path data = projectDir.resolve("target/stack-test/no-orphan");
+        Path data = projectDir.resolve("target/stack-test/" + name);
         ChildProcess.deleteTree(data);
-        Process launcher = new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        Path log = projectDir.resolve("target/stack-test/" + name + ".out");
+        List<String> command = new ArrayList<>();
+        if (underShell) {
+            command.addAll(List.of("/bin/sh", "-c", "\"$@\" & wait", "sh"));
+        }
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", launcherClasspath(),
                 "-D" + StackHome.PROJECT_DIR + "=" + projectDir,
                 LocalStack.class.getName(),
-                "--data-dir=" + data, "--kafka-port=0", "--postgres-port=0", "--s3-port=0")
-                .directory(projectDir.toFile())
-                .redirectErrorStream(true)
-                .start();
-        List<String> output = Collections.synchronizedList(new ArrayList<>());
-        CountDownLatch ready = new CountDownLatch(1);
-        Thread reader = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(launcher.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line = in.readLine(); line != null; line = in.readLine()) {
-                    output.add(line);
-                    if (line.equals(LocalRun.READY)) {
-                        ready.countDown();
-                    }
-                }
-            } catch (IOException ignored) {
-                // the launcher was killed
-            }
-        }, "launcher-output");
-        reader.setDaemon(true);
-        reader.start();
-        try {
-            Instant readyBy = Instant.now().plus(READY_TIMEOUT);
-            while (!ready.await(200, TimeUnit.MILLISECONDS)) {
-                if (!launcher.isAlive() || Instant.now().isAfter(readyBy)) {
-                    fail("The stack did not start in the child JVM:\n" + String.join("\n", output));
-                }
-            }
-            List<ProcessHandle> children = launcher.descendants().toList();
-            String commands = String.join("\n", children.stream().map(NoOrphanProcessTest::commandLine).toList());
-            for (String component : List.of("kafka.Kafka", "org.gaul.s3proxy.Main", "bin/postgres")) {
-                assertTrue(commands.contains(component), component + " runs under the launcher:\n" + commands);
-            }
+                "--data-dir=" + data, "--kafka-port=0", "--postgres-port=0", "--s3-port=0"));
+        Files.createDirectories(log.getParent());
+        Process process = new ProcessBuilder(command).directory(projectDir.toFile())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new Launched(process, log);
+    }
 
-            launcher.destroyForcibly();
-            assertTrue(launcher.waitFor(10, TimeUnit.SECONDS));
-            assertEquals(137, launcher.exitValue(), "killed by SIGKILL");
+    /** Waits up to {@link #GONE_TIMEOUT} for every process to exit; returns those still running. */
+    private static List<ProcessHandle> awaitGone(List<ProcessHandle> processes) throws InterruptedException {
+        Instant deadline = Instant.now().plus(GONE_TIMEOUT);
+        List<ProcessHandle> alive = processes;
+        while (!alive.isEmpty() && Instant.now().isBefore(deadline)) {
+            Thread.sleep(100);
+            alive = alive.stream().filter(ProcessHandle::isAlive).toList();
+        }
+        return alive;
+    }
+
+    private static void assertEveryComponentRunsIn(List<ProcessHandle> processes) {
+        String commands = String.join("\n", processes.stream().map(NoOrphanProcessTest::commandLine).toList());
+        for (String component : List.of("kafka.Kafka", "org.gaul.s3proxy.Main", "bin/postgres")) {
+            assertTrue(commands.contains(component), component + " runs under the launcher:\n" + commands);
+        }
+    }
+
+    private static String describe(List<ProcessHandle> processes) {
+        return processes.stream().map(p -> p.pid() + " " + commandLine(p)).toList().toString();
+    }
+
+    @Test
+    void componentsDieWithTheLaunchingJvm() throws Exception {
+        Launched launcher = launch("no-orphan", false);
+        try {
+            launcher.awaitReady();
+            List<ProcessHandle> children = launcher.process().descendants().toList();
+            assertEveryComponentRunsIn(children);
+
+            launcher.process().destroyForcibly();
+            assertTrue(launcher.process().waitFor(10, TimeUnit.SECONDS));
+            assertEquals(137, launcher.process().exitValue(), "killed by SIGKILL");
             Instant killed = Instant.now();
-            Instant deadline = killed.plus(GONE_TIMEOUT);
-            List<ProcessHandle> alive = children;
-            while (!alive.isEmpty() && Instant.now().isBefore(deadline)) {
-                Thread.sleep(100);
-                alive = alive.stream().filter(ProcessHandle::isAlive).toList();
-            }
+            List<ProcessHandle> alive = awaitGone(children);
             System.out.printf("[stack] %d child processes gone %.1f s after SIGKILL of the launcher%n",
                     children.size(), Duration.between(killed, Instant.now()).toMillis() / 1000.0);
             assertTrue(alive.isEmpty(), "still running " + GONE_TIMEOUT.toSeconds() + " s after the launcher died: "
-                    + alive.stream().map(p -> p.pid() + " " + commandLine(p)).toList());
+                    + describe(alive));
         } finally {
-            launcher.destroyForcibly();
-            launcher.descendants().forEach(ProcessHandle::destroyForcibly);
+            launcher.destroyAll();
         }
+    }
+
+    /** Maven killed on its own (not its whole process group): the launcher notices and stops the stack cleanly. */
+    @Test
+    void theStackStopsWhenTheProcessThatStartedTheLauncherDies() throws Exception {
+        Launched shell = launch("parent-exit", true);
+        List<ProcessHandle> components = List.of();
+        try {
+            shell.awaitReady();
+            ProcessHandle launcher = shell.process().children().findFirst().orElseThrow();
+            components = concat(List.of(launcher), launcher.descendants().toList());
+            assertEveryComponentRunsIn(components);
+
+            shell.process().destroyForcibly();
+            List<ProcessHandle> alive = awaitGone(components);
+            assertTrue(alive.isEmpty(), "still running after the launcher's parent died: " + describe(alive));
+            assertTrue(shell.output().stream().anyMatch(l -> l.contains("the launching process") && l.contains("exited; stopping")),
+                    String.join("\n", shell.output()));
+            assertTrue(shell.output().contains("[stack] stopped"), "stopped through the shutdown hook:\n"
+                    + String.join("\n", shell.output()));
+        } finally {
+            shell.destroyAll();
+            components.forEach(ProcessHandle::destroyForcibly); // orphans no longer under the dead shell
+        }
+    }
+
+    private static List<ProcessHandle> concat(List<ProcessHandle> a, List<ProcessHandle> b) {
+        List<ProcessHandle> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 }
