@@ -15,12 +15,14 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * The local run behind {@link LocalStack#main}: starts the stack on fixed ports (Kafka 9092, PostgreSQL
  * 5433, S3 9000) with its data in {@code .denoise/}, prints the endpoints, then optionally runs the
- * application against it. On Ctrl-C (SIGINT) or SIGTERM the application stops first, then the stack; the
- * same happens when the process that started this one exits (Maven killed on its own, an IDE's stop button).
+ * application against it. On Ctrl-C (SIGINT) or SIGTERM the application stops first, then the stack.
  *
  * <p>Options (each also a system property {@code denoise.stack.<name>}): {@code --data-dir=DIR},
- * {@code --kafka-port=N}, {@code --postgres-port=N}, {@code --s3-port=N}. Everything after them (or after
- * {@code --}) is the application's command, e.g. {@code java -jar target/quarkus-app/quarkus-run.jar}.
+ * {@code --kafka-port=N}, {@code --postgres-port=N}, {@code --s3-port=N}, and {@code --exit-with-parent=true},
+ * which stops everything the same way when the process that started this one exits (what {@code ./mvnw -Prun}
+ * asks for, so that killing Maven alone, as an IDE's stop button does, leaves nothing running; off by default,
+ * so a launcher started in the background from a shell that then exits keeps running). Everything after them
+ * (or after {@code --}) is the application's command, e.g. {@code java -jar target/quarkus-app/quarkus-run.jar}.
  */
 final class LocalRun {
 
@@ -38,7 +40,8 @@ final class LocalRun {
      */
     static void main(String[] args) throws InterruptedException {
         Map<String, String> options = new LinkedHashMap<>(Map.of(
-                "data-dir", ".denoise", "kafka-port", "9092", "postgres-port", "5433", "s3-port", "9000"));
+                "data-dir", ".denoise", "kafka-port", "9092", "postgres-port", "5433", "s3-port", "9000",
+                "exit-with-parent", "false"));
         options.replaceAll((name, value) -> System.getProperty("denoise.stack." + name, value));
         List<String> command = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
@@ -72,10 +75,12 @@ final class LocalRun {
             stack.stop();
             System.out.println("[stack] stopped");
         }, "local-run-shutdown"));
-        ProcessHandle.current().parent().ifPresent(parent -> parent.onExit().thenRun(() -> {
-            System.out.println("[stack] the launching process (pid " + parent.pid() + ") exited; stopping");
-            System.exit(0);
-        }));
+        if (Boolean.parseBoolean(options.get("exit-with-parent"))) {
+            ProcessHandle.current().parent().ifPresent(parent -> parent.onExit().thenRun(() -> {
+                System.out.println("[stack] the launching process (pid " + parent.pid() + ") exited; stopping");
+                System.exit(0);
+            }));
+        }
         try {
             stack.start();
         } catch (RuntimeException e) {

@@ -91,7 +91,8 @@ class NoOrphanProcessTest {
                 "-cp", launcherClasspath(),
                 "-D" + StackHome.PROJECT_DIR + "=" + projectDir,
                 LocalStack.class.getName(),
-                "--data-dir=" + data, "--kafka-port=0", "--postgres-port=0", "--s3-port=0"));
+                "--data-dir=" + data, "--kafka-port=0", "--postgres-port=0", "--s3-port=0",
+                "--exit-with-parent=" + underShell));
         Files.createDirectories(log.getParent());
         Process process = new ProcessBuilder(command).directory(projectDir.toFile())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -142,7 +143,10 @@ class NoOrphanProcessTest {
         }
     }
 
-    /** Maven killed on its own (not its whole process group): the launcher notices and stops the stack cleanly. */
+    /**
+     * Maven killed on its own (not its whole process group), with {@code --exit-with-parent=true} as
+     * {@code ./mvnw -Prun} passes it: the launcher notices and stops the stack cleanly.
+     */
     @Test
     void theStackStopsWhenTheProcessThatStartedTheLauncherDies() throws Exception {
         Launched shell = launch("parent-exit", true);
