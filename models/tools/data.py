@@ -96,6 +96,11 @@ def caption(shape, colour, background, rng=None, p_drop=0.0):
     return text
 
 
+# Share of training captions that name an attribute wrongly, per attribute (see models/README.md,
+# "Why the captions are noisy"); train.py's --caption-noise default.
+CAPTION_NOISE = 0.04
+
+
 def mislabel(value, options, rng, p_wrong):
     """value, or with probability p_wrong a different one of options."""
     if rng.random() < p_wrong:
@@ -142,7 +147,7 @@ if __name__ == "__main__":
     for _ in range(a.n):
         sc = random_scene(r)
         imgs.append(draw(*sc))
-        print(training_caption(sc[0], sc[1], sc[2], r))
+        print(training_caption(sc[0], sc[1], sc[2], r, p_wrong=CAPTION_NOISE))
     cols = 8
     rows = (a.n + cols - 1) // cols
     grid = np.zeros((rows * 64, cols * 64, 3), np.uint8)

@@ -316,6 +316,13 @@ def train_unet(work, minutes, steps, batch, lr, caption_noise, seed=3, threads=2
         ema_te.load_state_dict(ck["ema_te"]), ema_unet.load_state_dict(ck["ema_unet"])
         opt.load_state_dict(ck["opt"])
         log(f"unet: resuming at step {st['step']}, {st['elapsed'] / 60:.1f} min in")
+    # which caption noise the steps were trained with: [[from step, noise], ...] (checkpoints that predate
+    # caption noise were trained without it)
+    history = st.setdefault("caption_noise", [[0, 0.0]] if st["step"] else [])
+    if not history or history[-1][1] != caption_noise:
+        if history:
+            log(f"unet: caption noise {history[-1][1]} -> {caption_noise} from step {st['step']}")
+        history.append([st["step"], caption_noise])
     log(f"unet: {count(unet)} + text encoder {count(te)} parameters, pool {len(lats)}, "
         f"budget {minutes} min / {steps} steps, batch {batch}, caption noise {caption_noise}")
     ac = alphas_cumprod()
@@ -430,10 +437,12 @@ def main():
     ap.add_argument("--unet-steps", type=int, default=20000)
     ap.add_argument("--unet-batch", type=int, default=64)
     ap.add_argument("--unet-lr", type=float, default=4e-4)
-    ap.add_argument("--caption-noise", type=float, default=0.04,
+    ap.add_argument("--caption-noise", type=float, default=data.CAPTION_NOISE,
                     help="probability that a training caption names the colour, shape or background wrongly (each)")
     ap.add_argument("--smoke", action="store_true", help="a few steps of every stage (checks the whole chain)")
     a = ap.parse_args()
+    if not 0 <= a.caption_noise < 1:
+        ap.error(f"--caption-noise must be in [0, 1): {a.caption_noise}")
     if a.smoke:
         a.vae_steps, a.pool, a.unet_steps, a.decoder_steps = 3, 512, 3, 3
         if a.out == "models/shapes":

@@ -47,9 +47,10 @@ class GenerateCommandTest {
         assertTrue(text.contains("generations: 3 (after 1 warm-up) at 4 steps"), text);
         assertTrue(text.matches("(?s).*outside ONNX Runtime: [0-9.]+% of wall time.*"), text);
         assertTrue(text.matches("(?s).*resident memory: [0-9]+ KiB after warm-up, [0-9]+ KiB at end.*"), text);
-        // the canceller thread may wake after step 11 is done on a busy machine; no step after the one in flight
+        // when the canceller thread wakes depends on the machine; what must hold is that no step but the one in
+        // flight is reported after cancel()
         assertTrue(text.matches("(?s).*cancel at step 10 of 50: returned [0-9.]+ ms after cancel\\(\\).*"
-                + "last step reported: 1[0-9], steps reported after cancel\\(\\): [01]\n.*"), text);
+                + "last step reported: [0-9]+, steps reported after cancel\\(\\): [01]\\R.*"), text);
     }
 
     @Test
