@@ -113,6 +113,36 @@ def optimizer_step(opt, loss, params):
     opt.step()
 
 
+def progress_of(st, steps, minutes):
+    """How far a stage is through its budget: whichever of steps and minutes runs out first."""
+    return max(st["step"] / steps, st["elapsed"] / (minutes * 60))
+
+
+def run_stage(name, st, steps, minutes, opt, lr, warmup, threads, step, checkpoint):
+    """The training loop every stage shares: until the budget is spent, set the learning rate, run
+    step() (which returns the stage's own figures for the log), count the step and its time, let
+    the thread governor see it, log every 25 steps and checkpoint every 3 minutes."""
+    last_save = time.time()
+    governor = ThreadGovernor(threads)
+    while True:
+        progress = progress_of(st, steps, minutes)
+        if progress >= 1:
+            return
+        t0 = time.time()
+        for g in opt.param_groups:
+            g["lr"] = lr_at(progress, st["step"], lr, warmup)
+        figures = step()
+        st["step"] += 1
+        st["elapsed"] += time.time() - t0
+        governor.after_step(time.time() - t0)
+        if st["step"] % 25 == 0:
+            log(f"{name} step {st['step']} progress {progress:.3f} {figures} lr {opt.param_groups[0]['lr']:.2e} "
+                f"{(time.time() - t0):.2f}s/step {torch.get_num_threads()} threads")
+        if time.time() - last_save > 180:
+            checkpoint()
+            last_save = time.time()
+
+
 def vae_loss(vae, x):
     mean, logvar = vae.encode(x)
     rec = vae.decode(sample_posterior(mean, logvar))
@@ -131,7 +161,7 @@ def train_vae(work, minutes, steps, batch, lr, seed=1, threads=2):
         ck = torch.load(path)
         vae.load_state_dict(ck["model"])
         st = ck["state"]
-        if ck.get("done") and max(st["step"] / steps, st["elapsed"] / (minutes * 60)) >= 1:
+        if ck.get("done") and progress_of(st, steps, minutes) >= 1:
             log(f"vae: done already (scaling_factor {ck['scaling_factor']:.5f})")
             return
         if ck.get("done"):
@@ -140,30 +170,17 @@ def train_vae(work, minutes, steps, batch, lr, seed=1, threads=2):
             opt.load_state_dict(ck["opt"])
         log(f"vae: resuming at step {st['step']}, {st['elapsed'] / 60:.1f} min in")
     log(f"vae: {count(vae)} parameters, budget {minutes} min / {steps} steps, batch {batch}")
-    last_save = time.time()
-    governor = ThreadGovernor(threads)
-    while True:
-        progress = max(st["step"] / steps, st["elapsed"] / (minutes * 60))
-        if progress >= 1:
-            break
-        t0 = time.time()
-        for g in opt.param_groups:
-            g["lr"] = lr_at(progress, st["step"], lr, 100)
+
+    def step():
         rng = random.Random(seed * 1000003 + st["step"])
         torch.manual_seed(seed * 1000003 + st["step"])
         x = torch.from_numpy(data.batch(batch, rng))
         loss, l1, edge, kl = vae_loss(vae, x)
         optimizer_step(opt, loss, vae.parameters())
-        st["step"] += 1
-        st["elapsed"] += time.time() - t0
-        governor.after_step(time.time() - t0)
-        if st["step"] % 25 == 0:
-            log(f"vae step {st['step']} progress {progress:.3f} loss {loss.item():.4f} l1 {l1.item():.4f} "
-                f"edge {edge.item():.4f} kl {kl.item():.1f} lr {opt.param_groups[0]['lr']:.2e} "
-                f"{(time.time() - t0):.2f}s/step {torch.get_num_threads()} threads")
-        if time.time() - last_save > 180:
-            save({"model": vae.state_dict(), "opt": opt.state_dict(), "state": st}, path)
-            last_save = time.time()
+        return f"loss {loss.item():.4f} l1 {l1.item():.4f} edge {edge.item():.4f} kl {kl.item():.1f}"
+
+    run_stage("vae", st, steps, minutes, opt, lr, 100, threads, step,
+              lambda: save({"model": vae.state_dict(), "opt": opt.state_dict(), "state": st}, path))
     vae.eval()
     with torch.no_grad():
         x = torch.from_numpy(data.batch(1024, random.Random(99)))
@@ -213,7 +230,7 @@ def tune_decoder(work, minutes, steps, batch, lr, seed=4, threads=2):
     if os.path.exists(path):
         ck = torch.load(path)
         st = ck["state"]
-        if max(st["step"] / steps, st["elapsed"] / (minutes * 60)) >= 1:
+        if progress_of(st, steps, minutes) >= 1:
             log("decoder: done already")
             return
         vae.decoder.load_state_dict(ck["decoder"]), vae.post_quant_conv.load_state_dict(ck["post_quant_conv"])
@@ -226,15 +243,7 @@ def tune_decoder(work, minutes, steps, batch, lr, seed=4, threads=2):
         save({"decoder": vae.decoder.state_dict(), "post_quant_conv": vae.post_quant_conv.state_dict(),
               "opt": opt.state_dict(), "state": st}, path)
 
-    last_save = time.time()
-    governor = ThreadGovernor(threads)
-    while True:
-        progress = max(st["step"] / steps, st["elapsed"] / (minutes * 60))
-        if progress >= 1:
-            break
-        t0 = time.time()
-        for g in opt.param_groups:
-            g["lr"] = lr_at(progress, st["step"], lr, 50)
+    def step():
         rng = random.Random(seed * 1000003 + st["step"])
         torch.manual_seed(seed * 1000003 + st["step"])
         x = torch.from_numpy(data.batch(batch, rng))
@@ -246,16 +255,9 @@ def tune_decoder(work, minutes, steps, batch, lr, seed=4, threads=2):
         edge = edge_loss(rec, x)
         loss = l1 + l2 + 0.5 * edge
         optimizer_step(opt, loss, params)
-        st["step"] += 1
-        st["elapsed"] += time.time() - t0
-        governor.after_step(time.time() - t0)
-        if st["step"] % 25 == 0:
-            log(f"decoder step {st['step']} progress {progress:.3f} loss {loss.item():.4f} l1 {l1.item():.4f} "
-                f"l2 {l2.item():.4f} edge {edge.item():.4f} lr {opt.param_groups[0]['lr']:.2e} "
-                f"{(time.time() - t0):.2f}s/step {torch.get_num_threads()} threads")
-        if time.time() - last_save > 180:
-            checkpoint()
-            last_save = time.time()
+        return f"loss {loss.item():.4f} l1 {l1.item():.4f} l2 {l2.item():.4f} edge {edge.item():.4f}"
+
+    run_stage("decoder", st, steps, minutes, opt, lr, 50, threads, step, checkpoint)
     checkpoint()
     log(f"decoder: finished at step {st['step']} ({st['elapsed'] / 60:.1f} min)")
 
@@ -307,7 +309,7 @@ def train_unet(work, minutes, steps, batch, lr, caption_noise, seed=3, threads=2
     if os.path.exists(path):
         ck = torch.load(path)
         st = ck["state"]
-        if ck.get("done") and max(st["step"] / steps, st["elapsed"] / (minutes * 60)) >= 1:
+        if ck.get("done") and progress_of(st, steps, minutes) >= 1:
             log("unet: done already")
             return
         if ck.get("done"):
@@ -328,22 +330,15 @@ def train_unet(work, minutes, steps, batch, lr, caption_noise, seed=3, threads=2
     ac = alphas_cumprod()
     shapes, colours, bgs = data.SHAPES, list(data.COLOURS), list(data.BACKGROUNDS)
     ids_cache = {}
-    last_save = time.time()
     loss_avg = None
-    governor = ThreadGovernor(threads)
 
     def checkpoint(done=False):
         save({"te": te.state_dict(), "unet": unet.state_dict(), "ema_te": ema_te.state_dict(),
               "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "state": st, "done": done,
               "config": CONFIG}, path)
 
-    while True:
-        progress = max(st["step"] / steps, st["elapsed"] / (minutes * 60))
-        if progress >= 1:
-            break
-        t0 = time.time()
-        for g in opt.param_groups:
-            g["lr"] = lr_at(progress, st["step"], lr, 200)
+    def step():
+        nonlocal loss_avg
         rng = random.Random(seed * 1000003 + st["step"])
         gen = torch.Generator().manual_seed(seed * 1000003 + st["step"])
         idx = torch.randint(len(lats), (batch,), generator=gen)
@@ -368,16 +363,10 @@ def train_unet(work, minutes, steps, batch, lr, caption_noise, seed=3, threads=2
         decay = min(0.999, (1 + st["step"]) / (10 + st["step"]))
         ema_update(ema_te, te, decay)
         ema_update(ema_unet, unet, decay)
-        st["step"] += 1
-        st["elapsed"] += time.time() - t0
-        governor.after_step(time.time() - t0)
         loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
-        if st["step"] % 25 == 0:
-            log(f"unet step {st['step']} progress {progress:.3f} loss {loss.item():.4f} avg {loss_avg:.4f} "
-                f"lr {opt.param_groups[0]['lr']:.2e} {(time.time() - t0):.2f}s/step {torch.get_num_threads()} threads")
-        if time.time() - last_save > 180:
-            checkpoint()
-            last_save = time.time()
+        return f"loss {loss.item():.4f} avg {loss_avg:.4f}"
+
+    run_stage("unet", st, steps, minutes, opt, lr, 200, threads, step, checkpoint)
     checkpoint(done=True)
     log(f"unet: finished at step {st['step']} ({st['elapsed'] / 60:.1f} min), loss avg {loss_avg}")
 
