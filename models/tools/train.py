@@ -154,6 +154,7 @@ def vae_loss(vae, x):
 
 def train_vae(work, minutes, steps, batch, lr, seed=1, threads=2):
     path = os.path.join(work, "vae.pt")
+    torch.manual_seed(seed)  # the initial weights
     vae = make_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     st = {"step": 0, "elapsed": 0.0}
@@ -299,6 +300,7 @@ def train_unet(work, minutes, steps, batch, lr, caption_noise, seed=3, threads=2
     lats, scenes = pool["latents"], pool["scenes"].tolist()
     vocab, merges = tok_mod.build_vocab()
     tok = tok_mod.ClipTokenizer(vocab, merges)
+    torch.manual_seed(seed)  # the initial weights
     te, unet = make_text_unet(len(vocab))
     ema_te, ema_unet = make_text_unet(len(vocab))
     ema_te.load_state_dict(te.state_dict())
