@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The packaged service ({@code target/quarkus-app/quarkus-run.jar}) run as a separate process against a local
@@ -83,7 +84,7 @@ final class AppProcess implements AutoCloseable {
      */
     boolean terminate(Duration timeout) throws InterruptedException {
         process.destroy();
-        if (process.waitFor(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             return true;
         }
         kill();
