@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Function;
 
 /**
  * {@code generate}: runs the pipeline directly, without Kafka, a database or S3 — for debugging a model and for
@@ -70,14 +71,25 @@ public final class GenerateCommand {
             err.print(USAGE);
             return 2;
         }
-        RuntimeOptions runtime = new RuntimeOptions(opts.getOrDefault("device", "cpu"), 0,
-                Integer.parseInt(opts.getOrDefault("threads", "0")));
+        try {
+            return generate(opts, out);
+        } catch (IllegalArgumentException e) { // a bad option value, or a request the pipeline refuses
+            err.println(e.getMessage());
+            return 2;
+        }
+    }
+
+    private static int generate(Map<String, String> opts, PrintStream out) throws Exception {
+        RuntimeOptions runtime = new RuntimeOptions(opts.getOrDefault("device", "cpu"), 0, intOption(opts, "threads", 0));
         try (ModelSet model = ModelSet.load(Path.of(opts.get("model")), new SessionFactory(runtime))) {
             TextToImagePipeline pipeline = new TextToImagePipeline(model, TextToImagePipeline.Limits.DEFAULT);
             GenerationRequest request = request(model, opts);
             if (opts.containsKey("bench")) {
-                int count = Integer.parseInt(opts.get("bench"));
-                int warmup = opts.containsKey("warmup") ? Integer.parseInt(opts.get("warmup")) : Math.max(3, count / 10);
+                int count = intOption(opts, "bench", 0);
+                int warmup = intOption(opts, "warmup", Math.max(3, count / 10));
+                if (count < 1 || warmup < 0) {
+                    throw new IllegalArgumentException("--bench must be at least 1 and --warmup at least 0");
+                }
                 bench(pipeline, request, count, warmup, out);
                 return 0;
             }
@@ -104,29 +116,28 @@ public final class GenerateCommand {
     }
 
     static GenerationRequest request(ModelSet model, Map<String, String> opts) throws IOException {
-        long seed = opts.containsKey("seed") ? Long.parseUnsignedLong(opts.get("seed")) : new SecureRandom().nextLong();
+        long seed = opts.containsKey("seed") ? number(opts, "seed", Long::parseUnsignedLong) : new SecureRandom().nextLong();
         GenerationRequest r = GenerationRequest.of(model, opts.get("prompt"), seed)
                 .withNegativePrompt(opts.getOrDefault("negative-prompt", ""));
         if (opts.containsKey("steps")) {
-            r = r.withSteps(Integer.parseInt(opts.get("steps")));
+            r = r.withSteps(intOption(opts, "steps", 0));
         }
         if (opts.containsKey("guidance")) {
-            r = r.withGuidanceScale(Double.parseDouble(opts.get("guidance")));
+            r = r.withGuidanceScale(number(opts, "guidance", Double::parseDouble));
         }
         if (opts.containsKey("scheduler")) {
             r = r.withScheduler(opts.get("scheduler"));
         }
-        r = r.withSize(Integer.parseInt(opts.getOrDefault("width", String.valueOf(r.width()))),
-                Integer.parseInt(opts.getOrDefault("height", String.valueOf(r.height()))));
+        r = r.withSize(intOption(opts, "width", r.width()), intOption(opts, "height", r.height()));
         if (opts.containsKey("num-images")) {
-            r = r.withNumImages(Integer.parseInt(opts.get("num-images")));
+            r = r.withNumImages(intOption(opts, "num-images", 0));
         }
         if (opts.containsKey("init-image")) {
             r = r.withInitImage(Files.readAllBytes(Path.of(opts.get("init-image"))),
-                    Double.parseDouble(opts.getOrDefault("strength", "0.75")));
+                    opts.containsKey("strength") ? number(opts, "strength", Double::parseDouble) : 0.75);
         }
         if (opts.containsKey("eta")) {
-            r = r.withEta(Double.parseDouble(opts.get("eta")));
+            r = r.withEta(number(opts, "eta", Double::parseDouble));
         }
         return r;
     }
@@ -238,6 +249,20 @@ public final class GenerateCommand {
         String stem = dot < 0 ? name : name.substring(0, dot);
         String ext = dot < 0 ? "" : name.substring(dot);
         return out.resolveSibling(stem + "-" + index + ext);
+    }
+
+    private static int intOption(Map<String, String> opts, String name, int fallback) {
+        return opts.containsKey(name) ? number(opts, name, Integer::parseInt) : fallback;
+    }
+
+    /** The option's value read by {@code parser}; a value it cannot read is an error naming the option. */
+    private static <T> T number(Map<String, String> opts, String name, Function<String, T> parser) {
+        String value = opts.get(name);
+        try {
+            return parser.apply(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + name + ": not a number: '" + value + "'");
+        }
     }
 
     static Map<String, String> parse(String[] args) {

@@ -54,6 +54,16 @@ class GenerateCommandTest {
     }
 
     @Test
+    void aBadOptionValueNamesTheOptionAndExitsWith2() throws Exception {
+        assertEquals(2, run("--model", "models/tiny-random", "--prompt", "a red circle", "--steps", "many"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--steps: not a number: 'many'"), err.toString());
+        assertEquals(2, run("--model", "models/tiny-random", "--prompt", "a red circle", "--bench", "0"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--bench must be at least 1"), err.toString());
+        assertEquals(2, run("--model", "models/tiny-random", "--prompt", "a red circle", "--scheduler", "nope"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("scheduler: must be one of [pndm"), err.toString());
+    }
+
+    @Test
     void missingModelOrPromptPrintsUsageAndExitsWith2() throws Exception {
         assertEquals(2, run("--prompt", "a red circle"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("--bench N"));
