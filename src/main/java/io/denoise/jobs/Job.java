@@ -69,6 +69,24 @@ public class Job extends PanacheEntityBase {
     @Column(name = "error_message")
     public String errorMessage;
 
+    /** When the outbox relay last published the job's record (null before). */
+    @Column(name = "dispatched_at")
+    public Instant dispatchedAt;
+
+    /** The partition of that record in the model's jobs topic (null before). */
+    @Column(name = "record_partition")
+    public Integer recordPartition;
+
+    /** The offset of that record in its partition (null before). */
+    @Column(name = "record_offset")
+    public Long recordOffset;
+
+    /** How often recovery re-published a record for this job. */
+    public int redrives;
+
+    /** The broker's delivery count of the record at the last claim. */
+    public int deliveries;
+
     /** A JSON array of {@link JobImage}, once the job succeeded. */
     @JdbcTypeCode(SqlTypes.JSON)
     public String images;

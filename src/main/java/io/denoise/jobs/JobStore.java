@@ -11,11 +11,15 @@ import jakarta.transaction.Transactional;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.stream.Collectors;
 import java.util.HashMap;
+import java.util.Map;
+import java.util.StringJoiner;
+import java.util.function.Function;
 
 /**
  * The only writer of job status. Every write is one short transaction and a conditional update that encodes the
@@ -46,6 +50,8 @@ public class JobStore {
         HELD,
         /** Cancellation was requested before it ran; the job is now CANCELLED. */
         CANCELLED,
+        /** The job had used up its attempts (earlier ones died without finishing); it is now FAILED. */
+        EXHAUSTED,
         /** No such job. */
         MISSING
     }
@@ -63,6 +69,9 @@ public class JobStore {
         /** The claim was lost (lease expired and another worker took over, or the job ended). */
         LOST
     }
+
+    /** Failure code of a job whose attempts all died without finishing. */
+    public static final String ATTEMPTS_EXHAUSTED = "ATTEMPTS_EXHAUSTED";
 
     /** How a cancel request went. */
     public enum CancelOutcome { CANCELLED, REQUESTED, ALREADY_FINISHED, NOT_FOUND }
@@ -112,19 +121,23 @@ public class JobStore {
 
     /**
      * Claims a job for a worker: QUEUED, or RUNNING with an expired lease → RUNNING, attempt + 1, lease until
-     * now + {@code lease}. A job whose cancellation was requested is moved to CANCELLED instead.
+     * now + {@code lease}, remembering the record's delivery count. A job whose cancellation was requested is
+     * moved to CANCELLED instead, and one that already had {@code maxAttempts} attempts (each died without
+     * finishing) to FAILED with {@link #ATTEMPTS_EXHAUSTED}.
      */
     @Transactional
-    public Claim claim(UUID id, String workerId, Duration lease) {
+    public Claim claim(UUID id, String workerId, Duration lease, int deliveries, int maxAttempts) {
         int updated = em.createNativeQuery("""
                         update job set status = 'RUNNING', attempt = attempt + 1, worker_id = :worker,
                                lease_until = now() + make_interval(secs => :lease), step = 0,
-                               started_at = coalesce(started_at, now())
-                         where id = :id and not cancel_requested
+                               started_at = coalesce(started_at, now()), deliveries = :deliveries
+                         where id = :id and not cancel_requested and attempt < :maxAttempts
                            and (status = 'QUEUED' or (status = 'RUNNING' and lease_until < now()))""")
                 .setParameter("worker", workerId)
                 .setParameter("lease", lease.toMillis() / 1000.0)
+                .setParameter("deliveries", deliveries)
                 .setParameter("id", id)
+                .setParameter("maxAttempts", maxAttempts)
                 .executeUpdate();
         Job job = Job.findById(id);
         if (job == null) {
@@ -141,7 +154,114 @@ public class JobStore {
             em.refresh(job);
             return new Claim(cancelled == 1 ? ClaimOutcome.CANCELLED : ClaimOutcome.HELD, job);
         }
+        if (job.attempt >= maxAttempts) {
+            int failed = finish(id, null, JobStatus.FAILED, ATTEMPTS_EXHAUSTED, exhaustedMessage(job.attempt), true);
+            em.refresh(job);
+            return new Claim(failed == 1 ? ClaimOutcome.EXHAUSTED : ClaimOutcome.HELD, job);
+        }
         return new Claim(ClaimOutcome.HELD, job);
+    }
+
+    /** The message of a job failed with {@link #ATTEMPTS_EXHAUSTED}. */
+    public static String exhaustedMessage(int attempts) {
+        return attempts + " attempts started and none finished (the worker died or lost the job each time)";
+    }
+
+    /** Where the relay published a job's record. */
+    public record Dispatch(int partition, long offset) {
+    }
+
+    /** Remembers which record carries each job, in the relay's transaction. */
+    @Transactional
+    public void recordDispatched(Map<UUID, Dispatch> dispatches) {
+        if (dispatches.isEmpty()) {
+            return;
+        }
+        StringJoiner ids = new StringJoiner(",");
+        StringJoiner partitions = new StringJoiner(",");
+        StringJoiner offsets = new StringJoiner(",");
+        dispatches.forEach((id, d) -> {
+            ids.add(id.toString());
+            partitions.add(Integer.toString(d.partition()));
+            offsets.add(Long.toString(d.offset()));
+        });
+        em.createNativeQuery("""
+                        update job j set dispatched_at = now(), record_partition = d.part, record_offset = d.off
+                          from (select unnest(string_to_array(:ids, ','))::uuid as id,
+                                       unnest(string_to_array(:partitions, ','))::integer as part,
+                                       unnest(string_to_array(:offsets, ','))::bigint as off) d
+                         where j.id = d.id""")
+                .setParameter("ids", ids.toString())
+                .setParameter("partitions", partitions.toString())
+                .setParameter("offsets", offsets.toString())
+                .executeUpdate();
+    }
+
+    /** What recovery does with one stranded job. */
+    public sealed interface Recovery {
+        /** Its record may still be delivered: leave it. */
+        record Leave() implements Recovery {
+        }
+
+        /** Publish a new record for it (through the outbox). */
+        record Redrive(String topic, String payload) implements Recovery {
+        }
+
+        /** End it as FAILED. */
+        record Fail(String code, String message) implements Recovery {
+        }
+    }
+
+    /** A job recovery acted on. */
+    public record Recovered(UUID id, int attempt, Recovery action) {
+    }
+
+    /**
+     * Finds jobs that look stranded — QUEUED, or RUNNING with a lease that lapsed more than {@code staleAfter}
+     * ago, last dispatched more than {@code staleAfter} ago and with no record waiting in the outbox — and applies
+     * {@code decide} to each, in one transaction that locks them ({@code FOR UPDATE SKIP LOCKED}, so several
+     * API replicas share the work).
+     *
+     * @return the jobs that were re-driven or failed
+     */
+    @Transactional
+    public List<Recovered> recoverStranded(Duration staleAfter, int limit, Function<Job, Recovery> decide) {
+        @SuppressWarnings("unchecked")
+        List<Job> candidates = em.createNativeQuery("""
+                        select * from job j
+                         where j.status in ('QUEUED', 'RUNNING')
+                           and coalesce(j.dispatched_at, j.created_at) < now() - make_interval(secs => :stale)
+                           and (j.status = 'QUEUED' or j.lease_until is null
+                                or j.lease_until < now() - make_interval(secs => :stale))
+                           and not exists (select 1 from outbox o where o.record_key = j.id::text)
+                         order by coalesce(j.dispatched_at, j.created_at)
+                         limit :limit for update of j skip locked""", Job.class)
+                .setParameter("stale", staleAfter.toMillis() / 1000.0)
+                .setParameter("limit", limit)
+                .getResultList();
+        List<Recovered> acted = new ArrayList<>();
+        for (Job job : candidates) {
+            Recovery action = decide.apply(job);
+            if (action instanceof Recovery.Redrive redrive) {
+                em.createNativeQuery("update job set redrives = redrives + 1, dispatched_at = now() where id = :id")
+                        .setParameter("id", job.id).executeUpdate();
+                OutboxMessage message = new OutboxMessage();
+                message.topic = redrive.topic();
+                message.recordKey = job.id.toString();
+                message.payload = redrive.payload();
+                message.createdAt = Instant.now();
+                message.persist();
+                acted.add(new Recovered(job.id, job.attempt, action));
+            } else if (action instanceof Recovery.Fail fail
+                    && finish(job.id, null, JobStatus.FAILED, fail.code(), fail.message(), true) == 1) {
+                acted.add(new Recovered(job.id, job.attempt, action));
+            }
+        }
+        if (acted.stream().anyMatch(r -> r.action() instanceof Recovery.Redrive)) {
+            em.flush();
+            outboxWritten.fire(new OutboxWritten());
+        }
+        return acted;
     }
 
     /** Records progress of a running attempt. */

@@ -21,7 +21,9 @@ import org.jboss.logging.Logger;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -50,6 +52,9 @@ public class OutboxRelay {
 
     @Inject
     KafkaTopics topics;
+
+    @Inject
+    JobStore store;
 
     @ConfigProperty(name = "kafka.bootstrap.servers")
     String bootstrap;
@@ -137,9 +142,12 @@ public class OutboxRelay {
             acks.add(producer.send(new ProducerRecord<>((String) row[1], (String) row[2], (String) row[3])));
             ids.add(((Number) row[0]).longValue());
         }
-        for (Future<RecordMetadata> ack : acks) {
-            ack.get(10, TimeUnit.SECONDS);
+        Map<UUID, JobStore.Dispatch> dispatches = new HashMap<>();
+        for (int i = 0; i < acks.size(); i++) {
+            RecordMetadata sent = acks.get(i).get(10, TimeUnit.SECONDS);
+            dispatches.put(UUID.fromString((String) rows.get(i)[2]), new JobStore.Dispatch(sent.partition(), sent.offset()));
         }
+        store.recordDispatched(dispatches);
         em.createNativeQuery("delete from outbox where id in (:ids)").setParameter("ids", ids).executeUpdate();
         return rows.size();
     }

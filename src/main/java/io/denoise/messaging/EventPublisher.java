@@ -10,6 +10,7 @@ import org.eclipse.microprofile.reactive.messaging.Emitter;
 import org.eclipse.microprofile.reactive.messaging.OnOverflow;
 
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /** Publishes job events on {@code denoise.events} (keyed by job id) and cancel broadcasts on {@code denoise.control}. */
@@ -29,14 +30,26 @@ public class EventPublisher {
     @Inject
     ObjectMapper json;
 
-    /** Sends an event; the returned stage completes when the broker has it. */
+    /**
+     * Sends an event without waiting; the returned stage completes when the broker has it. Events are best
+     * effort — the database holds every job's truth and event streams re-check it — so a broker that is down or
+     * a full send buffer fails the stage, never the caller.
+     */
     public CompletionStage<Void> publish(JobEvent event) {
-        return events.send(Record.of(event.jobId().toString(), write(event)));
+        return send(events, event.jobId(), event);
     }
 
-    /** Tells every worker to stop the job if it runs it. */
+    /** Tells every worker to stop the job if it runs it (best effort, like {@link #publish}). */
     public CompletionStage<Void> broadcastCancel(UUID jobId) {
-        return control.send(Record.of(jobId.toString(), write(new ControlMessage(ControlMessage.CANCEL, jobId))));
+        return send(control, jobId, new ControlMessage(ControlMessage.CANCEL, jobId));
+    }
+
+    private CompletionStage<Void> send(Emitter<Record<String, String>> emitter, UUID key, Object value) {
+        try {
+            return emitter.send(Record.of(key.toString(), write(value)));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     private String write(Object value) {

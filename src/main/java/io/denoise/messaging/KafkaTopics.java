@@ -6,13 +6,17 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
+import java.time.Duration;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,6 +42,11 @@ public class KafkaTopics {
 
     @Inject
     Topics topics;
+
+    /** The broker setting that bounds deliveries of a share-group record. */
+    public static final String DELIVERY_COUNT_LIMIT = "group.share.delivery.count.limit";
+    /** Kafka 4.2's default of {@link #DELIVERY_COUNT_LIMIT}. */
+    public static final int DEFAULT_DELIVERY_COUNT_LIMIT = 5;
 
     private final Set<String> ensured = ConcurrentHashMap.newKeySet();
 
@@ -76,19 +85,83 @@ public class KafkaTopics {
     }
 
     /**
-     * Makes a share group start from the earliest record of a partition it has never read, instead of Kafka's
-     * default (the latest): jobs accepted before the first worker ever polled must not be skipped.
+     * Sets up the workers' share group: it starts from the earliest record of a partition it has never read,
+     * instead of Kafka's default (the latest), so jobs accepted before the first worker ever polled are not
+     * skipped; and a delivered record stays locked to its worker for {@code lockDuration} (the group's
+     * {@code share.record.lock.duration.ms}, within the broker's min and max) instead of the broker's default.
      */
-    public void startShareGroupAtEarliest(String group) throws KafkaUnavailableException {
+    public void prepareShareGroup(String group, Duration lockDuration) throws KafkaUnavailableException {
         try (Admin admin = admin()) {
             ConfigResource resource = new ConfigResource(ConfigResource.Type.GROUP, group);
-            AlterConfigOp op = new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET);
-            admin.incrementalAlterConfigs(Map.of(resource, List.of(op))).all().get(6, TimeUnit.SECONDS);
+            List<AlterConfigOp> ops = List.of(
+                    new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET),
+                    new AlterConfigOp(new ConfigEntry("share.record.lock.duration.ms", Long.toString(lockDuration.toMillis())),
+                            AlterConfigOp.OpType.SET));
+            admin.incrementalAlterConfigs(Map.of(resource, ops)).all().get(6, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
             throw new KafkaUnavailableException("cannot configure share group " + group, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new KafkaUnavailableException("interrupted configuring share group " + group, e);
+        }
+    }
+
+    /**
+     * The broker's {@code group.share.delivery.count.limit}: after that many deliveries it archives a record
+     * for good. Kafka 4.2 has no group-level setting for it, so it is read, not set.
+     */
+    public int deliveryCountLimit() throws KafkaUnavailableException {
+        try (Admin admin = admin()) {
+            var nodes = admin.describeCluster().nodes().get(6, TimeUnit.SECONDS);
+            if (nodes.isEmpty()) {
+                throw new KafkaUnavailableException("Kafka reports no broker", null);
+            }
+            ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, nodes.iterator().next().idString());
+            ConfigEntry entry = admin.describeConfigs(List.of(broker)).all().get(6, TimeUnit.SECONDS).get(broker)
+                    .get(DELIVERY_COUNT_LIMIT);
+            return entry == null || entry.value() == null ? DEFAULT_DELIVERY_COUNT_LIMIT : Integer.parseInt(entry.value());
+        } catch (ExecutionException | TimeoutException e) {
+            throw new KafkaUnavailableException("cannot read " + DELIVERY_COUNT_LIMIT, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaUnavailableException("interrupted reading " + DELIVERY_COUNT_LIMIT, e);
+        }
+    }
+
+    /**
+     * How far a share group has got through one partition: every record below {@code startOffset} has been
+     * acknowledged or archived, and {@code lag} records from there on are not yet (-1 when the broker does not
+     * say). The broker reports the start offset as it was before the latest acknowledgement, so the lag is what
+     * tells that the last record of a partition is done.
+     */
+    public record ShareProgress(long startOffset, long lag) {
+        /** Whether the record at {@code offset} will never be delivered again. */
+        public boolean isDone(long offset) {
+            return offset < startOffset || lag == 0;
+        }
+    }
+
+    /** The share group's progress through each partition of the given topics; partitions it never read are absent. */
+    public Map<TopicPartition, ShareProgress> shareGroupProgress(String group, Collection<String> topicNames)
+            throws KafkaUnavailableException {
+        try (Admin admin = admin()) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            admin.describeTopics(topicNames).allTopicNames().get(6, TimeUnit.SECONDS).forEach((name, topic) ->
+                    topic.partitions().forEach(p -> partitions.add(new TopicPartition(name, p.partition()))));
+            Map<TopicPartition, ShareProgress> progress = new HashMap<>();
+            admin.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec().topicPartitions(partitions)))
+                    .partitionsToOffsetInfo(group).get(6, TimeUnit.SECONDS)
+                    .forEach((partition, info) -> {
+                        if (info != null && info.startOffset() >= 0) {
+                            progress.put(partition, new ShareProgress(info.startOffset(), info.lag().orElse(-1L)));
+                        }
+                    });
+            return progress;
+        } catch (ExecutionException | TimeoutException e) {
+            throw new KafkaUnavailableException("cannot read the offsets of share group " + group, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaUnavailableException("interrupted reading the offsets of share group " + group, e);
         }
     }
 

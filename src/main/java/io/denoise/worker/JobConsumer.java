@@ -1,9 +1,6 @@
 package io.denoise.worker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.denoise.jobs.JobStore;
-import io.denoise.messaging.EventPublisher;
-import io.denoise.messaging.JobEvent;
 import io.denoise.messaging.JobRecord;
 import io.denoise.messaging.KafkaTopics;
 import io.denoise.messaging.Topics;
@@ -13,6 +10,7 @@ import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -23,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -34,9 +33,10 @@ import java.util.concurrent.TimeoutException;
  * Takes jobs from the model topics with a plain {@link KafkaShareConsumer} in explicit-acknowledgement mode, one
  * record at a time, on its own thread: any idle worker gets the next job, a worker that dies has its record
  * redelivered, and the delivery count bounds poison jobs. While a job runs (on a second thread) the record's lock
- * is renewed at half the lock duration; the broker hands a renewed record back on the next poll, and it is
- * recognised by its offset. A record that cannot be parsed, or that was delivered too often, is rejected and its
- * job failed with the reason.
+ * is renewed at half the lock duration: the RENEW is committed on its own (a fetch that carries it acquires
+ * nothing), and the broker hands the renewed record back on the next poll, where it is recognised by its offset.
+ * A record that cannot be parsed, or that reached the delivery limit, has its job failed with the reason and is
+ * rejected; the failure is written before the record is let go, retried while the database is down.
  */
 @ApplicationScoped
 public class JobConsumer {
@@ -49,12 +49,6 @@ public class JobConsumer {
 
     @Inject
     JobRunner runner;
-
-    @Inject
-    JobStore store;
-
-    @Inject
-    EventPublisher events;
 
     @Inject
     ObjectMapper json;
@@ -74,6 +68,7 @@ public class JobConsumer {
     private volatile Thread thread;
     private volatile KafkaShareConsumer<String, String> consumer;
     private volatile String workerId;
+    private volatile int deliveryLimit;
 
     /** Starts consuming the jobs topics of the given models as {@code workerId}. */
     synchronized void start(List<String> models, String workerId) {
@@ -121,7 +116,8 @@ public class JobConsumer {
         while (running) {
             try {
                 kafkaTopics.ensureFor(models);
-                kafkaTopics.startShareGroupAtEarliest(config.shareGroup());
+                kafkaTopics.prepareShareGroup(config.shareGroup(), config.lockDuration());
+                deliveryLimit = deliveryLimit(config.maxDeliveries(), kafkaTopics.deliveryCountLimit());
                 return true;
             } catch (KafkaTopics.KafkaUnavailableException e) {
                 LOG.infof("waiting for Kafka: %s", e.getMessage());
@@ -130,6 +126,19 @@ public class JobConsumer {
             }
         }
         return false;
+    }
+
+    /**
+     * The deliveries after which the worker ends a job: the configured limit, kept below the broker's, since the
+     * broker archives a record without telling anyone once it used up its deliveries.
+     */
+    static int deliveryLimit(int configured, int broker) {
+        int limit = Math.max(1, Math.min(configured, broker - 1));
+        if (limit != configured) {
+            LOG.warnf("denoise.worker.max-deliveries=%d is not below the broker's %s=%d; using %d",
+                    configured, KafkaTopics.DELIVERY_COUNT_LIMIT, broker, limit);
+        }
+        return limit;
     }
 
     private void loop(List<String> models) {
@@ -175,21 +184,10 @@ public class JobConsumer {
 
     private void process(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record) {
         int deliveries = record.deliveryCount().map(Short::intValue).orElse(1);
-        JobRecord job = parse(record);
-        if (job == null) {
-            acknowledge(c, record, AcknowledgeType.REJECT);
-            return;
-        }
-        if (deliveries > config.maxDeliveries()) {
-            String message = "delivered " + deliveries + " times without finishing (limit " + config.maxDeliveries() + ")";
-            LOG.warnf("rejecting job %s: %s", job.jobId(), message);
-            failUnclaimed(job.jobId(), "DELIVERY_LIMIT", message);
-            acknowledge(c, record, AcknowledgeType.REJECT);
-            return;
-        }
-        Future<JobRunner.Outcome> outcome = jobs.submit(() -> runner.run(job.jobId(), workerId));
+        Future<JobRunner.Outcome> outcome = jobs.submit(task(record, deliveries));
         ConsumerRecord<String, String> current = record;
-        long renewMs = Math.max(500, config.lockDuration().toMillis() / 2);
+        long renewMs = Math.max(500, c.acquisitionLockTimeoutMs().map(Integer::longValue)
+                .orElse(config.lockDuration().toMillis()) / 2);
         while (true) {
             try {
                 JobRunner.Outcome result = outcome.get(renewMs, TimeUnit.MILLISECONDS);
@@ -202,7 +200,7 @@ public class JobConsumer {
             } catch (TimeoutException e) {
                 current = renew(c, current);
             } catch (ExecutionException e) {
-                LOG.errorf(e.getCause(), "job %s: runner failed", job.jobId());
+                LOG.errorf(e.getCause(), "record %s: runner failed", record.key());
                 acknowledge(c, current, AcknowledgeType.RELEASE);
                 return;
             } catch (InterruptedException e) {
@@ -213,14 +211,43 @@ public class JobConsumer {
         }
     }
 
+    /** What to do with a record, run on the job thread while this one renews the record's lock. */
+    private Callable<JobRunner.Outcome> task(ConsumerRecord<String, String> record, int deliveries) {
+        JobRecord job;
+        try {
+            job = parse(record);
+        } catch (IllegalArgumentException e) {
+            String reason = "malformed job record at " + record.topic() + "-" + record.partition() + "@"
+                    + record.offset() + ": " + e.getMessage();
+            LOG.warn(reason);
+            UUID key = keyAsJobId(record.key());
+            return () -> key == null ? JobRunner.Outcome.REJECT : runner.failUnclaimed(key, "MALFORMED_RECORD", reason);
+        }
+        if (deliveries > deliveryLimit) {
+            String message = "delivered " + deliveries + " times without finishing (limit " + deliveryLimit + ")";
+            LOG.warnf("rejecting job %s: %s", job.jobId(), message);
+            return () -> runner.failUnclaimed(job.jobId(), "DELIVERY_LIMIT", message);
+        }
+        return () -> runner.run(job.jobId(), workerId, deliveries);
+    }
+
     /**
-     * Renews the lock of the record in flight. The broker hands a renewed record back on a following poll: that
-     * copy (same partition and offset) is the one to acknowledge from then on; any other record that arrives
-     * meanwhile is released for another worker.
+     * Renews the lock of the record in flight. The RENEW is committed by itself before the next poll, so that
+     * poll returns the renewed record rather than fetching (and then having to release) someone else's job. The
+     * copy that comes back (same partition and offset) is the one to acknowledge from then on; any other record
+     * that still arrives is released for another worker. A renewal that fails is logged and tried again at the
+     * next interval: the job goes on either way.
      */
     private ConsumerRecord<String, String> renew(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> current) {
-        c.acknowledge(current, AcknowledgeType.RENEW);
-        return awaitRedelivery(c, current);
+        try {
+            c.acknowledge(current, AcknowledgeType.RENEW);
+            commit(c, "renew");
+            return awaitRedelivery(c, current);
+        } catch (IllegalStateException | KafkaException e) {
+            LOG.warnf("cannot renew the lock of %s-%d@%d: %s", current.topic(), current.partition(), current.offset(),
+                    e.toString());
+            return current;
+        }
     }
 
     private ConsumerRecord<String, String> awaitRedelivery(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> current) {
@@ -230,6 +257,8 @@ public class JobConsumer {
                 if (r.topic().equals(current.topic()) && r.partition() == current.partition() && r.offset() == current.offset()) {
                     return r;
                 }
+                LOG.infof("released %s-%d@%d, fetched while renewing (delivery %s)", r.topic(), r.partition(), r.offset(),
+                        r.deliveryCount().map(String::valueOf).orElse("?"));
                 c.acknowledge(r, AcknowledgeType.RELEASE);
             }
         }
@@ -240,40 +269,35 @@ public class JobConsumer {
 
     private void acknowledge(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record, AcknowledgeType type) {
         try {
-            c.acknowledge(record, type);
-        } catch (IllegalStateException e) {
-            c.acknowledge(awaitRedelivery(c, record), type);
+            try {
+                c.acknowledge(record, type);
+            } catch (IllegalStateException e) {
+                c.acknowledge(awaitRedelivery(c, record), type);
+            }
+            commit(c, type.name());
+        } catch (IllegalStateException | KafkaException e) {
+            // the lock was lost meanwhile: the record comes back to some worker, whose claim sees how the job stands
+            LOG.warnf("cannot acknowledge %s-%d@%d as %s: %s", record.topic(), record.partition(), record.offset(),
+                    type, e.toString());
         }
-        c.commitSync(Duration.ofSeconds(5));
+    }
+
+    private static void commit(KafkaShareConsumer<String, String> c, String what) {
+        c.commitSync(Duration.ofSeconds(5)).forEach((partition, error) -> error.ifPresent(e ->
+                LOG.warnf("%s on %s not committed: %s", what, partition, e.toString())));
     }
 
     private JobRecord parse(ConsumerRecord<String, String> record) {
+        JobRecord job;
         try {
-            JobRecord job = json.readValue(record.value(), JobRecord.class);
-            if (job.jobId() == null || job.model() == null) {
-                throw new IllegalArgumentException("jobId and model are required");
-            }
-            return job;
+            job = json.readValue(record.value(), JobRecord.class);
         } catch (Exception e) {
-            String reason = "malformed job record at " + record.topic() + "-" + record.partition() + "@" + record.offset()
-                    + ": " + e.getMessage();
-            LOG.warn(reason);
-            UUID key = keyAsJobId(record.key());
-            if (key != null) {
-                failUnclaimed(key, "MALFORMED_RECORD", reason);
-            }
-            return null;
+            throw new IllegalArgumentException(e.getMessage(), e);
         }
-    }
-
-    private void failUnclaimed(UUID jobId, String code, String message) {
-        try {
-            if (store.failUnclaimed(jobId, code, message)) {
-                events.publish(JobEvent.failed(jobId, 0, JobEvent.FINAL_SEQ, code, message));
-            }
-        } catch (RuntimeException e) {
-            LOG.warnf("job %s: cannot record failure %s: %s", jobId, code, e.toString());
+        if (job == null || job.jobId() == null || job.model() == null) {
+            throw new IllegalArgumentException("jobId and model are required");
         }
+        return job;
     }
 
     private static UUID keyAsJobId(String key) {

@@ -4,6 +4,7 @@ import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobParameters;
 import io.denoise.jobs.JobStore;
+import io.denoise.jobs.JobsConfig;
 import io.denoise.messaging.EventPublisher;
 import io.denoise.messaging.JobEvent;
 import io.denoise.pipeline.Cancellation;
@@ -18,14 +19,18 @@ import io.denoise.pipeline.TextToImagePipeline;
 import io.denoise.storage.ImageStore;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.persistence.PersistenceException;
 import org.jboss.logging.Logger;
 
+import java.io.IOException;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -33,21 +38,23 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.sql.SQLException;
-import jakarta.persistence.PersistenceException;
-import java.io.IOException;
+import java.util.function.Supplier;
 
 /**
  * Runs one job: claim (lease + attempt fencing) → pipeline, with a progress event and a database heartbeat per
  * step → images to S3 at deterministic keys → finish guarded by the attempt. It answers how the job's Kafka record
  * should be acknowledged: ACCEPT once the job's outcome is written (or it was a duplicate), RELEASE when a
- * transient failure (S3 or the database briefly down) or a shutdown interrupted it, after giving the lease back so
- * the next worker can take over at once.
+ * shutdown interrupted it or a store stayed down past {@link WorkerConfig#retryFor()}, after giving the lease back
+ * so the next worker can take over at once. A store that is down is retried with backoff rather than answered
+ * with RELEASE straight away: the record stays locked to this worker (the consumer renews it), so an outage
+ * does not spend the record's deliveries.
  */
 @ApplicationScoped
 public class JobRunner {
 
     private static final Logger LOG = Logger.getLogger(JobRunner.class);
+    private static final Duration FIRST_RETRY = Duration.ofMillis(250);
+    private static final Duration LONGEST_RETRY = Duration.ofSeconds(5);
 
     /** How the job's record is to be acknowledged. */
     public enum Outcome { ACCEPT, RELEASE, REJECT }
@@ -68,6 +75,9 @@ public class JobRunner {
     WorkerConfig config;
 
     @Inject
+    JobsConfig jobsConfig;
+
+    @Inject
     ModelHost models;
 
     private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -83,164 +93,276 @@ public class JobRunner {
         cancels.cancelAll();
     }
 
-    /** Claims and runs a job; never throws. */
-    public Outcome run(UUID jobId, String workerId) {
+    /**
+     * Claims and runs a job whose record was delivered {@code deliveries} times; never throws. While the
+     * database is down the claim is retried (with backoff) until it answers or the worker shuts down.
+     */
+    public Outcome run(UUID jobId, String workerId, int deliveries) {
+        JobStore.Claim claim;
         try {
-            JobStore.Claim claim = claimWaitingForStaleLease(jobId, workerId);
-            return switch (claim.outcome()) {
-                case CLAIMED -> execute(claim.job(), workerId);
-                case FINISHED, HELD -> Outcome.ACCEPT;
-                case CANCELLED -> {
-                    publish(JobEvent.of(jobId, claim.job().attempt, JobEvent.FINAL_SEQ, JobEvent.CANCELLED));
-                    yield Outcome.ACCEPT;
-                }
-                case MISSING -> {
-                    LOG.warnf("record for unknown job %s", jobId);
-                    yield Outcome.REJECT;
-                }
-            };
+            claim = retrying("claim", jobId, null, () -> claimWaitingForStaleLease(jobId, workerId, deliveries));
         } catch (RuntimeException e) {
-            LOG.warnf("job %s: cannot claim now (%s); releasing it", jobId, e.toString());
+            LOG.warnf("job %s: cannot claim (%s); releasing it", jobId, e.toString());
+            return Outcome.RELEASE;
+        }
+        return switch (claim.outcome()) {
+            case CLAIMED -> execute(claim.job(), workerId);
+            case FINISHED, HELD -> Outcome.ACCEPT;
+            case CANCELLED -> {
+                publish(JobEvent.of(jobId, claim.job().attempt, JobEvent.FINAL_SEQ, JobEvent.CANCELLED));
+                yield Outcome.ACCEPT;
+            }
+            case EXHAUSTED -> {
+                LOG.warnf("job %s: %s", jobId, claim.job().errorMessage);
+                publish(JobEvent.failed(jobId, claim.job().attempt, JobEvent.FINAL_SEQ, claim.job().errorCode,
+                        claim.job().errorMessage));
+                yield Outcome.ACCEPT;
+            }
+            case MISSING -> {
+                LOG.warnf("record for unknown job %s", jobId);
+                yield Outcome.REJECT;
+            }
+        };
+    }
+
+    /**
+     * Fails a job that no worker holds because its record cannot be processed (malformed, or delivered too
+     * often), then answers REJECT. While the database is down the write is retried, so the job is never left
+     * without a reason; a shutdown meanwhile answers RELEASE.
+     */
+    public Outcome failUnclaimed(UUID jobId, String code, String message) {
+        try {
+            if (retrying("fail", jobId, null, () -> store.failUnclaimed(jobId, code, message))) {
+                publish(JobEvent.failed(jobId, 0, JobEvent.FINAL_SEQ, code, message));
+            }
+            return Outcome.REJECT;
+        } catch (RuntimeException e) {
+            LOG.warnf("job %s: cannot record failure %s (%s); releasing its record", jobId, code, e.toString());
             return Outcome.RELEASE;
         }
     }
 
     /**
      * A job held by another worker whose lease has not expired yet may be one whose worker just died (its Kafka
-     * record came back at once): wait for the lease to run out, then claim. A lease that keeps being renewed
-     * belongs to a live worker, and this record is a duplicate.
+     * record came back at once): wait for the lease to run out, then claim. A lease that is renewed meanwhile
+     * belongs to a live worker, and this record is a duplicate: it is answered at once (ACCEPT), and if that
+     * worker dies later, recovery publishes a new record.
      */
-    private JobStore.Claim claimWaitingForStaleLease(UUID jobId, String workerId) {
+    private JobStore.Claim claimWaitingForStaleLease(UUID jobId, String workerId, int deliveries) {
         Duration lease = config.lease();
-        long deadline = System.nanoTime() + lease.multipliedBy(2).toNanos();
-        JobStore.Claim claim = store.claim(jobId, workerId, lease);
+        int maxAttempts = jobsConfig.maxAttempts();
+        JobStore.Claim claim = store.claim(jobId, workerId, lease, deliveries, maxAttempts);
+        Instant seen = claim.outcome() == JobStore.ClaimOutcome.HELD ? claim.job().leaseUntil : null;
+        long deadline = System.nanoTime() + lease.plusSeconds(1).toNanos();
         while (claim.outcome() == JobStore.ClaimOutcome.HELD && System.nanoTime() < deadline && !shuttingDown.get()) {
             Instant until = claim.job().leaseUntil;
+            if (seen != null && until != null && until.isAfter(seen)) {
+                LOG.infof("job %s is held by live worker %s; this record is a duplicate", jobId, claim.job().workerId);
+                return claim;
+            }
             long waitMs = until == null ? 100 : Math.max(50, Duration.between(Instant.now(), until).toMillis() + 50);
-            sleep(Math.min(waitMs, 1000));
-            claim = store.claim(jobId, workerId, lease);
+            sleep(Math.min(waitMs, 500));
+            claim = store.claim(jobId, workerId, lease, deliveries, maxAttempts);
         }
         return claim;
     }
 
     private Outcome execute(Job job, String workerId) {
-        UUID id = job.id;
-        int attempt = job.attempt;
         JobParameters params = store.parameters(job);
         TextToImagePipeline pipeline = models.pipeline(job.model);
-        AtomicLong seq = new AtomicLong((long) attempt << 20);
-        Cancellation cancellation = new Cancellation();
-        AtomicBoolean lost = new AtomicBoolean();
-        cancels.register(id, cancellation);
-        Duration lease = config.lease();
-        ScheduledFuture<?> heartbeat = heartbeats.scheduleAtFixedRate(() -> {
+        try (Attempt attempt = new Attempt(job.id, job.attempt)) {
+            LOG.infof("job %s attempt %d on %s: %s, %d steps", job.id, job.attempt, workerId, job.model,
+                    params.numInferenceSteps());
+            attempt.started();
+            if (pipeline == null) {
+                return attempt.fail("MODEL_NOT_SERVED", "this worker does not serve model " + job.model);
+            }
             try {
-                react(store.renewLease(id, attempt, lease), cancellation, lost);
+                byte[] initImage = params.initImageKey() == null ? null
+                        : attempt.retrying("read the init image", () -> readImage(params.initImageKey()))
+                            .orElseThrow(() -> new InvalidRequestException("initImage",
+                                    "init image " + params.initImageKey() + " is missing from the store"));
+                GenerationResult result = pipeline.generate(request(params, initImage), attempt, attempt.cancellation);
+                return attempt.succeed(result);
+            } catch (GenerationCancelledException e) {
+                return attempt.cancelled();
+            } catch (InvalidRequestException e) {
+                return attempt.fail("INVALID_REQUEST", e.getMessage());
+            } catch (Exception e) {
+                if (isTransient(e)) {
+                    LOG.warnf("job %s attempt %d: a store stayed down, releasing: %s", job.id, job.attempt, e.toString());
+                    return attempt.release();
+                }
+                LOG.errorf(e, "job %s attempt %d failed", job.id, job.attempt);
+                return attempt.fail("PIPELINE_ERROR", String.valueOf(e.getMessage()));
+            }
+        }
+    }
+
+    /**
+     * One attempt at a job: owns its id, attempt number, event sequence, lease heartbeat and cancellation, and
+     * pairs each status write with its event. Listens to the pipeline (progress and images); not reusable.
+     */
+    private final class Attempt implements GenerationListener, AutoCloseable {
+
+        private final UUID id;
+        private final int number;
+        private final AtomicLong seq;
+        private final Cancellation cancellation = new Cancellation();
+        /** Set when the claim was lost (lease taken over, job ended elsewhere): nothing more is written. */
+        private final AtomicBoolean lost = new AtomicBoolean();
+        private final List<JobImage> stored = new ArrayList<>();
+        private final ScheduledFuture<?> heartbeat;
+
+        Attempt(UUID id, int number) {
+            this.id = id;
+            this.number = number;
+            this.seq = new AtomicLong((long) number << 20);
+            cancels.register(id, cancellation);
+            long every = config.lease().toMillis() / 3;
+            this.heartbeat = heartbeats.scheduleAtFixedRate(this::renewLease, every, every, TimeUnit.MILLISECONDS);
+        }
+
+        void started() {
+            publish(JobEvent.of(id, number, seq.incrementAndGet(), JobEvent.STARTED));
+        }
+
+        private void renewLease() {
+            try {
+                react(store.renewLease(id, number, config.lease()));
             } catch (RuntimeException e) {
                 LOG.warnf("job %s: lease renewal failed: %s", id, e.toString());
             }
-        }, lease.toMillis() / 3, lease.toMillis() / 3, TimeUnit.MILLISECONDS);
-        LOG.infof("job %s attempt %d: %s, %d steps", id, attempt, job.model, params.numInferenceSteps());
-        publish(JobEvent.of(id, attempt, seq.incrementAndGet(), JobEvent.STARTED));
-        List<JobImage> stored = new ArrayList<>();
-        try {
-            if (pipeline == null) {
-                return failed(id, attempt, seq, "MODEL_NOT_SERVED", "this worker does not serve model " + job.model);
-            }
-            byte[] initImage = null;
-            if (params.initImageKey() != null) {
-                initImage = images.get(params.initImageKey())
-                        .orElseThrow(() -> new TransientFailure("init image " + params.initImageKey() + " is missing"));
-            }
-            GenerationRequest request = request(params, initImage);
-            GenerationResult result = pipeline.generate(request, new GenerationListener() {
-                @Override
-                public void onStep(StepProgress p) {
-                    react(store.progress(id, attempt, p.step(), p.totalSteps()), cancellation, lost);
-                    String preview = p.previews().isEmpty() ? null : Base64.getEncoder().encodeToString(p.previews().get(0));
-                    publish(JobEvent.progress(id, attempt, seq.incrementAndGet(), p.step(), p.totalSteps(), p.timestep(),
-                            p.elapsedMs(), p.etaMs(), preview));
-                }
+        }
 
-                @Override
-                public void onImage(GeneratedImage image) {
-                    String key = ImageStore.imageKey(id, image.index());
-                    try {
-                        images.put(key, image.png(), "image/png");
-                    } catch (ImageStore.StorageException e) {
-                        throw new TransientFailure(e.getMessage(), e);
-                    }
-                    String seed = Long.toUnsignedString(image.seed());
-                    stored.add(new JobImage(image.index(), seed, key));
-                    publish(JobEvent.image(id, attempt, seq.incrementAndGet(), image.index(), seed, key));
+        private void react(JobStore.Heartbeat beat) {
+            if (beat == JobStore.Heartbeat.LOST) {
+                lost.set(true);
+                cancellation.cancel();
+            } else if (beat == JobStore.Heartbeat.CANCEL_REQUESTED) {
+                cancellation.cancel();
+            }
+        }
+
+        @Override
+        public void onStep(StepProgress p) {
+            try {
+                react(store.progress(id, number, p.step(), p.totalSteps()));
+            } catch (RuntimeException e) {
+                // the database is down: the job goes on, the lease heartbeat and the finish write retry
+                LOG.debugf("job %s: progress not recorded: %s", id, e.toString());
+            }
+            String preview = p.previews().isEmpty() ? null : Base64.getEncoder().encodeToString(p.previews().get(0));
+            publish(JobEvent.progress(id, number, seq.incrementAndGet(), p.step(), p.totalSteps(), p.timestep(),
+                    p.elapsedMs(), p.etaMs(), preview));
+        }
+
+        @Override
+        public void onImage(GeneratedImage image) {
+            String key = ImageStore.imageKey(id, image.index());
+            retrying("store image " + image.index(), () -> {
+                try {
+                    images.put(key, image.png(), "image/png");
+                    return key;
+                } catch (ImageStore.StorageException e) {
+                    throw new TransientFailure(e.getMessage(), e);
                 }
-            }, cancellation);
-            if (!store.succeed(id, attempt, stored)) {
-                LOG.infof("job %s attempt %d finished but no longer holds the job; its result is discarded", id, attempt);
+            });
+            String seed = Long.toUnsignedString(image.seed());
+            stored.add(new JobImage(image.index(), seed, key));
+            publish(JobEvent.image(id, number, seq.incrementAndGet(), image.index(), seed, key));
+        }
+
+        Outcome succeed(GenerationResult result) {
+            if (!retrying("finish", () -> store.succeed(id, number, stored))) {
+                LOG.infof("job %s attempt %d finished but no longer holds the job; its result is discarded", id, number);
                 return Outcome.ACCEPT;
             }
-            publish(JobEvent.succeeded(id, attempt, seq.incrementAndGet(), result.wallNanos() / 1_000_000));
-            LOG.infof("job %s attempt %d: succeeded", id, attempt);
+            publish(JobEvent.succeeded(id, number, seq.incrementAndGet(), result.wallNanos() / 1_000_000));
+            LOG.infof("job %s attempt %d: succeeded", id, number);
             return Outcome.ACCEPT;
-        } catch (GenerationCancelledException e) {
+        }
+
+        Outcome cancelled() {
             if (lost.get()) {
                 return Outcome.ACCEPT;
             }
             if (shuttingDown.get()) {
-                return release(id, attempt);
+                return release();
             }
-            LOG.infof("job %s attempt %d: cancelled", id, attempt);
-            if (store.cancelled(id, attempt)) {
-                publish(JobEvent.of(id, attempt, seq.incrementAndGet(), JobEvent.CANCELLED));
+            LOG.infof("job %s attempt %d: cancelled", id, number);
+            if (retrying("cancel", () -> store.cancelled(id, number))) {
+                publish(JobEvent.of(id, number, seq.incrementAndGet(), JobEvent.CANCELLED));
             }
             return Outcome.ACCEPT;
-        } catch (InvalidRequestException e) {
-            return failed(id, attempt, seq, "INVALID_REQUEST", e.getMessage());
-        } catch (Exception e) {
-            if (isTransient(e)) {
-                LOG.warnf("job %s attempt %d: transient failure, releasing: %s", id, attempt, e.toString());
-                return release(id, attempt);
+        }
+
+        Outcome fail(String code, String message) {
+            try {
+                if (retrying("fail", () -> store.fail(id, number, code, message))) {
+                    publish(JobEvent.failed(id, number, seq.incrementAndGet(), code, message));
+                }
+                return Outcome.ACCEPT;
+            } catch (RuntimeException e) {
+                return release();
             }
-            LOG.errorf(e, "job %s attempt %d failed", id, attempt);
-            return failed(id, attempt, seq, "PIPELINE_ERROR", String.valueOf(e.getMessage()));
-        } finally {
+        }
+
+        /** Gives the lease back so another worker may take the job over at once. */
+        Outcome release() {
+            try {
+                store.releaseLease(id, number);
+            } catch (RuntimeException e) {
+                LOG.warnf("job %s: cannot give the lease back (%s); it expires on its own", id, e.toString());
+            }
+            return Outcome.RELEASE;
+        }
+
+        <T> T retrying(String what, Supplier<T> action) {
+            return JobRunner.this.retrying(what, id, System.nanoTime() + config.retryFor().toNanos(), action);
+        }
+
+        @Override
+        public void close() {
             heartbeat.cancel(false);
             cancels.unregister(id);
         }
     }
 
-    private Outcome failed(UUID id, int attempt, AtomicLong seq, String code, String message) {
-        try {
-            if (store.fail(id, attempt, code, message)) {
-                publish(JobEvent.failed(id, attempt, seq.incrementAndGet(), code, message));
+    /**
+     * Runs {@code action}, retrying a transient failure (a store or the database down) with backoff until it
+     * succeeds, the deadline passes ({@code null}: no deadline) or the worker shuts down; then the failure is
+     * thrown.
+     */
+    private <T> T retrying(String what, UUID jobId, Long deadlineNanos, Supplier<T> action) {
+        Backoff backoff = new Backoff(FIRST_RETRY, LONGEST_RETRY);
+        while (true) {
+            try {
+                return action.get();
+            } catch (RuntimeException e) {
+                long delay = backoff.nextDelayMs();
+                boolean pastDeadline = deadlineNanos != null && System.nanoTime() + delay * 1_000_000 > deadlineNanos;
+                if (!isTransient(e) || pastDeadline || shuttingDown.get() || Thread.currentThread().isInterrupted()) {
+                    throw e;
+                }
+                LOG.warnf("job %s: cannot %s yet (%s); retrying in %d ms", jobId, what, rootMessage(e), delay);
+                sleep(delay);
             }
-            return Outcome.ACCEPT;
-        } catch (RuntimeException e) {
-            return release(id, attempt);
         }
     }
 
-    private Outcome release(UUID id, int attempt) {
+    private Optional<byte[]> readImage(String key) {
         try {
-            store.releaseLease(id, attempt);
-        } catch (RuntimeException e) {
-            LOG.warnf("job %s: cannot give the lease back (%s); it expires on its own", id, e.toString());
-        }
-        return Outcome.RELEASE;
-    }
-
-    private static void react(JobStore.Heartbeat heartbeat, Cancellation cancellation, AtomicBoolean lost) {
-        if (heartbeat == JobStore.Heartbeat.LOST) {
-            lost.set(true);
-            cancellation.cancel();
-        } else if (heartbeat == JobStore.Heartbeat.CANCEL_REQUESTED) {
-            cancellation.cancel();
+            return images.get(key);
+        } catch (ImageStore.StorageException e) {
+            throw new TransientFailure(e.getMessage(), e);
         }
     }
 
+    /** Hands an event to the producer without waiting; an event that cannot be sent never stops a job. */
     private void publish(JobEvent event) {
         events.publish(event).exceptionally(e -> {
-            LOG.warnf("event %s of job %s not published: %s", event.type(), event.jobId(), e.toString());
+            LOG.debugf("event %s of job %s not published: %s", event.type(), event.jobId(), e.toString());
             return null;
         });
     }
@@ -252,16 +374,24 @@ public class JobRunner {
                 GenerationRequest.PreviewMode.valueOf(p.preview().toUpperCase(Locale.ROOT)), p.previewEvery());
     }
 
-    /** Whether a failure is worth a retry elsewhere: storage or database trouble rather than a bad job. */
+    /** Whether a failure is worth a retry: storage or database trouble rather than a bad job. */
     static boolean isTransient(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof TransientFailure || t instanceof ImageStore.StorageException
-                    || t instanceof SQLException || t instanceof jakarta.persistence.PersistenceException
+                    || t instanceof SQLException || t instanceof PersistenceException
                     || t instanceof IOException) {
                 return true;
             }
         }
         return false;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getClass().getSimpleName() + ": " + t.getMessage();
     }
 
     private static void sleep(long ms) {
@@ -274,10 +404,6 @@ public class JobRunner {
 
     /** A failure that another attempt may not meet. */
     static final class TransientFailure extends RuntimeException {
-        TransientFailure(String message) {
-            super(message);
-        }
-
         TransientFailure(String message, Throwable cause) {
             super(message, cause);
         }

@@ -17,13 +17,29 @@ public interface WorkerConfig {
     @WithDefault("15s")
     Duration lease();
 
-    /** The broker's acquisition lock duration ({@code group.share.record.lock.duration.ms}); renewed at half (default 30s). */
+    /**
+     * How long the broker locks a delivered record to its worker: set as the share group's
+     * {@code share.record.lock.duration.ms} when the worker starts; renewed at half (default 30s).
+     */
     @WithDefault("30s")
     Duration lockDuration();
 
-    /** Deliveries after which a job record is rejected and the job failed (default 5). */
-    @WithDefault("5")
+    /**
+     * Deliveries of a job record after which the worker fails the job ({@code DELIVERY_LIMIT}) and rejects the
+     * record (default 4). It must stay below the broker's {@code group.share.delivery.count.limit} (5 by
+     * default): the broker archives a record silently after its last delivery, so the worker has to see that
+     * delivery to end the job with a reason. A larger value is lowered to the broker's limit minus one.
+     */
+    @WithDefault("4")
     int maxDeliveries();
+
+    /**
+     * How long a running job keeps retrying a store that is down (S3 upload, the database's finish write)
+     * before it gives the job back for another attempt (default 2m). Claims retry for as long as the database
+     * is down: the record stays locked to this worker, so no delivery is spent meanwhile.
+     */
+    @WithDefault("2m")
+    Duration retryFor();
 
     /** Kafka share group of the workers (default {@code denoise-workers}). */
     @WithDefault("denoise-workers")
