@@ -27,7 +27,7 @@ import java.util.function.Function;
  * that lost its claim cannot overwrite the job.
  */
 @ApplicationScoped
-public class JobStore {
+public class JobStore implements JobAttempts {
 
     /** Fired inside the submitting transaction; observers act after it commits. */
     public record OutboxWritten() {
@@ -38,36 +38,6 @@ public class JobStore {
         public IdempotencyConflictException(String key) {
             super("Idempotency-Key '" + key + "' was used with a different request");
         }
-    }
-
-    /** How a claim went. */
-    public enum ClaimOutcome {
-        /** This worker holds the job now. */
-        CLAIMED,
-        /** The job has ended already: the record is a duplicate. */
-        FINISHED,
-        /** Another worker holds an unexpired lease. */
-        HELD,
-        /** Cancellation was requested before it ran; the job is now CANCELLED. */
-        CANCELLED,
-        /** The job had used up its attempts (earlier ones died without finishing); it is now FAILED. */
-        EXHAUSTED,
-        /** No such job. */
-        MISSING
-    }
-
-    /** A claim attempt's result; {@code job} is the job as it is after the claim (null when missing). */
-    public record Claim(ClaimOutcome outcome, Job job) {
-    }
-
-    /** What a running job's worker learns when it reports progress or renews its lease. */
-    public enum Heartbeat {
-        /** Carry on. */
-        CONTINUE,
-        /** A user asked to cancel. */
-        CANCEL_REQUESTED,
-        /** The claim was lost (lease expired and another worker took over, or the job ended). */
-        LOST
     }
 
     /** Failure code of a job whose attempts all died without finishing. */
@@ -126,6 +96,7 @@ public class JobStore {
      * finishing) to FAILED with {@link #ATTEMPTS_EXHAUSTED}.
      */
     @Transactional
+    @Override
     public Claim claim(UUID id, String workerId, Duration lease, int deliveries, int maxAttempts) {
         int updated = em.createNativeQuery("""
                         update job set status = 'RUNNING', attempt = attempt + 1, worker_id = :worker,
@@ -266,6 +237,7 @@ public class JobStore {
 
     /** Records progress of a running attempt. */
     @Transactional
+    @Override
     public Heartbeat progress(UUID id, int attempt, int step, int totalSteps) {
         return heartbeat(em.createNativeQuery("""
                         update job set step = :step, total_steps = :total
@@ -280,6 +252,7 @@ public class JobStore {
 
     /** Extends a running attempt's lease to now + {@code lease}. */
     @Transactional
+    @Override
     public Heartbeat renewLease(UUID id, int attempt, Duration lease) {
         return heartbeat(em.createNativeQuery("""
                         update job set lease_until = now() + make_interval(secs => :lease)
@@ -293,6 +266,7 @@ public class JobStore {
 
     /** Ends a running attempt's lease now, so another worker may take the job over at once. */
     @Transactional
+    @Override
     public boolean releaseLease(UUID id, int attempt) {
         return em.createNativeQuery("""
                         update job set lease_until = now()
@@ -304,6 +278,7 @@ public class JobStore {
 
     /** RUNNING → SUCCEEDED with its images, if {@code attempt} still holds the job. */
     @Transactional
+    @Override
     public boolean succeed(UUID id, int attempt, List<JobImage> images) {
         return em.createNativeQuery("""
                         update job set status = 'SUCCEEDED', images = cast(:images as jsonb), step = total_steps,
@@ -317,6 +292,7 @@ public class JobStore {
 
     /** → FAILED with a reason, if {@code attempt} still holds the job. */
     @Transactional
+    @Override
     public boolean fail(UUID id, int attempt, String code, String message) {
         return finish(id, attempt, JobStatus.FAILED, code, message, false) == 1;
     }
@@ -326,12 +302,14 @@ public class JobStore {
      * processed.
      */
     @Transactional
+    @Override
     public boolean failUnclaimed(UUID id, String code, String message) {
         return finish(id, null, JobStatus.FAILED, code, message, true) == 1;
     }
 
     /** RUNNING → CANCELLED, if {@code attempt} still holds the job. */
     @Transactional
+    @Override
     public boolean cancelled(UUID id, int attempt) {
         return finish(id, attempt, JobStatus.CANCELLED, null, null, false) == 1;
     }
@@ -389,6 +367,7 @@ public class JobStore {
     }
 
     /** The parameters of a job. */
+    @Override
     public JobParameters parameters(Job job) {
         try {
             return json.readValue(job.params, JobParameters.class);

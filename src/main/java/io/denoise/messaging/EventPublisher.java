@@ -15,7 +15,7 @@ import java.util.concurrent.CompletionStage;
 
 /** Publishes job events on {@code denoise.events} (keyed by job id) and cancel broadcasts on {@code denoise.control}. */
 @ApplicationScoped
-public class EventPublisher {
+public class EventPublisher implements JobEvents {
 
     @Inject
     @Channel(Topics.EVENTS_OUT)
@@ -35,6 +35,7 @@ public class EventPublisher {
      * effort — the database holds every job's truth and event streams re-check it — so a broker that is down or
      * a full send buffer fails the stage, never the caller.
      */
+    @Override
     public CompletionStage<Void> publish(JobEvent event) {
         return send(events, event.jobId(), event);
     }

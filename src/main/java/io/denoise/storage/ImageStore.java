@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * Thread-safe.
  */
 @ApplicationScoped
-public class ImageStore {
+public class ImageStore implements ImageBucket {
 
     @Inject
     StorageConfig config;
@@ -42,6 +42,7 @@ public class ImageStore {
     }
 
     /** Stores an object, creating the bucket on first use. */
+    @Override
     public void put(String key, byte[] bytes, String contentType) throws StorageException {
         try {
             ensureBucket();
@@ -53,6 +54,7 @@ public class ImageStore {
     }
 
     /** Reads a whole object, or empty when there is none. */
+    @Override
     public Optional<byte[]> get(String key) throws StorageException {
         try (InputStream in = client().getObject(GetObjectArgs.builder().bucket(config.bucket()).object(key).build())) {
             return Optional.of(in.readAllBytes());

@@ -3,9 +3,9 @@ package io.denoise.worker;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobParameters;
-import io.denoise.jobs.JobStore;
+import io.denoise.jobs.JobAttempts;
 import io.denoise.jobs.JobsConfig;
-import io.denoise.messaging.EventPublisher;
+import io.denoise.messaging.JobEvents;
 import io.denoise.messaging.JobEvent;
 import io.denoise.pipeline.Cancellation;
 import io.denoise.pipeline.GeneratedImage;
@@ -16,6 +16,7 @@ import io.denoise.pipeline.GenerationResult;
 import io.denoise.pipeline.InvalidRequestException;
 import io.denoise.pipeline.StepProgress;
 import io.denoise.pipeline.TextToImagePipeline;
+import io.denoise.storage.ImageBucket;
 import io.denoise.storage.ImageStore;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -60,13 +61,13 @@ public class JobRunner {
     public enum Outcome { ACCEPT, RELEASE, REJECT }
 
     @Inject
-    JobStore store;
+    JobAttempts store;
 
     @Inject
-    ImageStore images;
+    ImageBucket images;
 
     @Inject
-    EventPublisher events;
+    JobEvents events;
 
     @Inject
     CancelRegistry cancels;
@@ -98,7 +99,7 @@ public class JobRunner {
      * database is down the claim is retried (with backoff) until it answers or the worker shuts down.
      */
     public Outcome run(UUID jobId, String workerId, int deliveries) {
-        JobStore.Claim claim;
+        JobAttempts.Claim claim;
         try {
             claim = retrying("claim", jobId, null, () -> claimWaitingForStaleLease(jobId, workerId, deliveries));
         } catch (RuntimeException e) {
@@ -148,13 +149,13 @@ public class JobRunner {
      * belongs to a live worker, and this record is a duplicate: it is answered at once (ACCEPT), and if that
      * worker dies later, recovery publishes a new record.
      */
-    private JobStore.Claim claimWaitingForStaleLease(UUID jobId, String workerId, int deliveries) {
+    private JobAttempts.Claim claimWaitingForStaleLease(UUID jobId, String workerId, int deliveries) {
         Duration lease = config.lease();
         int maxAttempts = jobsConfig.maxAttempts();
-        JobStore.Claim claim = store.claim(jobId, workerId, lease, deliveries, maxAttempts);
-        Instant seen = claim.outcome() == JobStore.ClaimOutcome.HELD ? claim.job().leaseUntil : null;
+        JobAttempts.Claim claim = store.claim(jobId, workerId, lease, deliveries, maxAttempts);
+        Instant seen = claim.outcome() == JobAttempts.ClaimOutcome.HELD ? claim.job().leaseUntil : null;
         long deadline = System.nanoTime() + lease.plusSeconds(1).toNanos();
-        while (claim.outcome() == JobStore.ClaimOutcome.HELD && System.nanoTime() < deadline && !shuttingDown.get()) {
+        while (claim.outcome() == JobAttempts.ClaimOutcome.HELD && System.nanoTime() < deadline && !shuttingDown.get()) {
             Instant until = claim.job().leaseUntil;
             if (seen != null && until != null && until.isAfter(seen)) {
                 LOG.infof("job %s is held by live worker %s; this record is a duplicate", jobId, claim.job().workerId);
@@ -235,11 +236,11 @@ public class JobRunner {
             }
         }
 
-        private void react(JobStore.Heartbeat beat) {
-            if (beat == JobStore.Heartbeat.LOST) {
+        private void react(JobAttempts.Heartbeat beat) {
+            if (beat == JobAttempts.Heartbeat.LOST) {
                 lost.set(true);
                 cancellation.cancel();
-            } else if (beat == JobStore.Heartbeat.CANCEL_REQUESTED) {
+            } else if (beat == JobAttempts.Heartbeat.CANCEL_REQUESTED) {
                 cancellation.cancel();
             }
         }

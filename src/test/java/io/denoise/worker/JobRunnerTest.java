@@ -1,0 +1,402 @@
+package io.denoise.worker;
+
+import io.denoise.jobs.Job;
+import io.denoise.jobs.JobAttempts;
+import io.denoise.jobs.JobImage;
+import io.denoise.jobs.JobParameters;
+import io.denoise.jobs.JobStatus;
+import io.denoise.jobs.JobsConfig;
+import io.denoise.messaging.JobEvent;
+import io.denoise.messaging.JobEvents;
+import io.denoise.storage.ImageBucket;
+import io.denoise.storage.ImageStore;
+import jakarta.persistence.PersistenceException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.math.BigInteger;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The worker's job runner against in-memory fakes of the job store, the bucket and the event sink, with the real
+ * pipeline on the tiny random model: what it writes and answers when the database or the store is down, when a
+ * record is a duplicate, and when a job has used up its attempts. No Kafka, PostgreSQL or S3.
+ */
+class JobRunnerTest {
+
+    private static final Duration LEASE = Duration.ofMillis(600);
+    private static ModelHost models;
+
+    @BeforeAll
+    static void loadModel() {
+        models = new ModelHost();
+        models.modelsConfig = new TestModelsConfig();
+        models.config = workerConfig();
+        models.load();
+    }
+
+    @AfterAll
+    static void closeModel() {
+        models.close();
+    }
+
+    private final FakeAttempts store = new FakeAttempts();
+    private final FakeBucket bucket = new FakeBucket();
+    private final RecordingEvents events = new RecordingEvents();
+
+    private JobRunner runner() {
+        JobRunner runner = new JobRunner();
+        runner.store = store;
+        runner.images = bucket;
+        runner.events = events;
+        runner.cancels = new CancelRegistry();
+        runner.config = workerConfig();
+        runner.jobsConfig = new TestJobsConfig();
+        runner.models = models;
+        return runner;
+    }
+
+    @Test
+    void aJobRunsToSucceededWithItsImagesStoredAndEventsInOrder() {
+        Job job = store.queued(2);
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
+        assertEquals(JobStatus.SUCCEEDED, job.status);
+        assertEquals(List.of(ImageStore.imageKey(job.id, 0), ImageStore.imageKey(job.id, 1)), List.copyOf(bucket.objects.keySet()).stream().sorted().toList());
+        List<String> types = events.types(job.id);
+        assertEquals(JobEvent.STARTED, types.get(0));
+        assertEquals(JobEvent.SUCCEEDED, types.get(types.size() - 1));
+        assertEquals(3, types.stream().filter(JobEvent.PROGRESS::equals).count());
+    }
+
+    @Test
+    void aClaimWhileTheDatabaseIsDownIsRetriedUntilItAnswersInsteadOfReleasingTheRecord() {
+        Job job = store.queued(1);
+        store.outage("claim", 3);
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
+        assertEquals(4, store.calls("claim"));
+        assertEquals(JobStatus.SUCCEEDED, job.status);
+    }
+
+    @Test
+    void anUploadWhileTheStoreIsDownAndAFinishWhileTheDatabaseIsDownAreRetriedWithinTheAttempt() {
+        Job job = store.queued(1);
+        bucket.outages.set(2);
+        store.outage("succeed", 2);
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
+        assertEquals(JobStatus.SUCCEEDED, job.status);
+        assertEquals(1, job.attempt, "the outage cost no second attempt");
+        assertEquals(3, bucket.puts.get());
+        assertEquals(3, store.calls("succeed"));
+    }
+
+    @Test
+    void progressThatCannotBeRecordedDoesNotStopTheJob() {
+        Job job = store.queued(1);
+        store.outage("progress", 100);
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
+        assertEquals(JobStatus.SUCCEEDED, job.status);
+    }
+
+    @Test
+    void aDuplicateRecordForAJobThatALiveWorkerRenewsIsAnsweredWithinAHeartbeat() {
+        Job job = store.queued(1);
+        job.status = JobStatus.RUNNING;
+        job.attempt = 1;
+        job.workerId = "w2";
+        job.leaseUntil = Instant.now().plus(LEASE);
+        store.renewOnEveryRead = true;
+        long start = System.nanoTime();
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 2));
+        long tookMs = (System.nanoTime() - start) / 1_000_000;
+        assertTrue(tookMs < LEASE.toMillis(), "waited " + tookMs + " ms for a lease that was being renewed");
+        assertEquals(1, job.attempt, "the duplicate must not take the job over");
+    }
+
+    @Test
+    void aRecordWhoseWorkerDiedIsTakenOverOnceTheLeaseLapses() {
+        Job job = store.queued(1);
+        job.status = JobStatus.RUNNING;
+        job.attempt = 1;
+        job.workerId = "dead";
+        job.leaseUntil = Instant.now().plus(LEASE);
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 2));
+        assertEquals(2, job.attempt);
+        assertEquals(JobStatus.SUCCEEDED, job.status);
+    }
+
+    @Test
+    void aJobThatUsedUpItsAttemptsFailsWithThatCodeAndAFailedEvent() {
+        Job job = store.queued(1);
+        job.attempt = new TestJobsConfig().maxAttempts();
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
+        assertEquals(JobStatus.FAILED, job.status);
+        assertEquals("ATTEMPTS_EXHAUSTED", job.errorCode);
+        assertEquals(List.of(JobEvent.FAILED), events.types(job.id));
+    }
+
+    @Test
+    void theFailureOfAnUndeliverableRecordIsWrittenBeforeItIsRejectedEvenWhileTheDatabaseIsDown() {
+        Job job = store.queued(1);
+        store.outage("failUnclaimed", 2);
+        assertEquals(JobRunner.Outcome.REJECT, runner().failUnclaimed(job.id, "DELIVERY_LIMIT", "delivered 5 times"));
+        assertEquals(JobStatus.FAILED, job.status);
+        assertEquals("DELIVERY_LIMIT", job.errorCode);
+        assertEquals(List.of(JobEvent.FAILED), events.types(job.id));
+    }
+
+    @Test
+    void aShutdownWhileTheDatabaseIsDownReleasesTheRecordInsteadOfRejectingIt() {
+        Job job = store.queued(1);
+        store.outage("failUnclaimed", Integer.MAX_VALUE);
+        JobRunner runner = runner();
+        runner.shutdown();
+        assertEquals(JobRunner.Outcome.RELEASE, runner.failUnclaimed(job.id, "DELIVERY_LIMIT", "delivered 5 times"));
+        assertEquals(JobStatus.QUEUED, job.status);
+    }
+
+    @Test
+    void theLeaseHeartbeatStopsWithTheAttemptEvenWhenItsStartCannotBeAnnounced() throws Exception {
+        Job job = store.queued(1);
+        events.failStarted = true;
+        assertThrows(IllegalStateException.class, () -> runner().run(job.id, "w1", 1));
+        Thread.sleep(LEASE.toMillis());
+        int renewals = store.calls("renewLease");
+        Thread.sleep(LEASE.toMillis() * 2);
+        assertEquals(renewals, store.calls("renewLease"), "the lease is still being renewed after the attempt ended");
+    }
+
+    static WorkerConfig workerConfig() {
+        return new WorkerConfig() {
+            public Optional<String> id() { return Optional.of("test-worker"); }
+            public Duration lease() { return LEASE; }
+            public Duration lockDuration() { return Duration.ofSeconds(30); }
+            public int maxDeliveries() { return 4; }
+            public String shareGroup() { return "denoise-workers"; }
+            public Duration shutdownGrace() { return Duration.ofSeconds(1); }
+            public int maxBatchImages() { return 8; }
+            public Duration retryFor() { return Duration.ofSeconds(20); }
+        };
+    }
+
+    static final class TestJobsConfig implements JobsConfig {
+        public int maxAttempts() { return 3; }
+        public Duration recoveryInterval() { return Duration.ofSeconds(10); }
+        public Duration staleAfter() { return Duration.ofSeconds(60); }
+        public int maxRedrives() { return 5; }
+    }
+
+    static final class TestModelsConfig implements ModelsConfig {
+        public Path dir() { return Path.of("models"); }
+        public List<String> serve() { return List.of("tiny-random"); }
+        public String device() { return "cpu"; }
+        public int cudaDeviceId() { return 0; }
+        public int intraOpThreads() { return 1; }
+    }
+
+    /** Jobs in memory with the store's transitions; {@link #outage} makes the next calls of an operation fail. */
+    static final class FakeAttempts implements JobAttempts {
+        final Map<UUID, Job> jobs = new ConcurrentHashMap<>();
+        final Map<UUID, JobParameters> params = new ConcurrentHashMap<>();
+        private final Map<String, AtomicInteger> outages = new ConcurrentHashMap<>();
+        private final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+        volatile boolean renewOnEveryRead;
+
+        Job queued(int numImages) {
+            Job job = new Job();
+            job.id = UUID.randomUUID();
+            job.model = "tiny-random";
+            job.status = JobStatus.QUEUED;
+            job.createdAt = Instant.now();
+            jobs.put(job.id, job);
+            params.put(job.id, new JobParameters("a red circle", "", 32, 32, 3, 4.0, "pndm", BigInteger.ONE, numImages,
+                    null, null, 0.0, "none", 1));
+            return job;
+        }
+
+        void outage(String operation, int failures) {
+            outages.put(operation, new AtomicInteger(failures));
+        }
+
+        int calls(String operation) {
+            return calls.getOrDefault(operation, new AtomicInteger()).get();
+        }
+
+        private void call(String operation) {
+            calls.computeIfAbsent(operation, o -> new AtomicInteger()).incrementAndGet();
+            AtomicInteger left = outages.get(operation);
+            if (left != null && left.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                throw new PersistenceException("connection refused (" + operation + ")");
+            }
+        }
+
+        private boolean holds(Job job, int attempt) {
+            return job.status == JobStatus.RUNNING && job.attempt == attempt;
+        }
+
+        @Override
+        public synchronized Claim claim(UUID id, String workerId, Duration lease, int deliveries, int maxAttempts) {
+            call("claim");
+            Job job = jobs.get(id);
+            if (job == null) {
+                return new Claim(ClaimOutcome.MISSING, null);
+            }
+            if (renewOnEveryRead && job.leaseUntil != null) {
+                job.leaseUntil = Instant.now().plus(lease);
+            }
+            boolean free = job.status == JobStatus.QUEUED
+                    || (job.status == JobStatus.RUNNING && job.leaseUntil.isBefore(Instant.now()));
+            if (job.status.isTerminal()) {
+                return new Claim(ClaimOutcome.FINISHED, job);
+            }
+            if (!free) {
+                return new Claim(ClaimOutcome.HELD, job);
+            }
+            if (job.attempt >= maxAttempts) {
+                job.status = JobStatus.FAILED;
+                job.errorCode = "ATTEMPTS_EXHAUSTED";
+                job.errorMessage = "used up";
+                return new Claim(ClaimOutcome.EXHAUSTED, job);
+            }
+            job.status = JobStatus.RUNNING;
+            job.attempt++;
+            job.workerId = workerId;
+            job.deliveries = deliveries;
+            job.leaseUntil = Instant.now().plus(lease);
+            return new Claim(ClaimOutcome.CLAIMED, job);
+        }
+
+        @Override
+        public synchronized Heartbeat progress(UUID id, int attempt, int step, int totalSteps) {
+            call("progress");
+            Job job = jobs.get(id);
+            job.step = step;
+            return holds(job, attempt) ? Heartbeat.CONTINUE : Heartbeat.LOST;
+        }
+
+        @Override
+        public synchronized Heartbeat renewLease(UUID id, int attempt, Duration lease) {
+            call("renewLease");
+            Job job = jobs.get(id);
+            if (!holds(job, attempt)) {
+                return Heartbeat.LOST;
+            }
+            job.leaseUntil = Instant.now().plus(lease);
+            return Heartbeat.CONTINUE;
+        }
+
+        @Override
+        public synchronized boolean releaseLease(UUID id, int attempt) {
+            call("releaseLease");
+            Job job = jobs.get(id);
+            if (!holds(job, attempt)) {
+                return false;
+            }
+            job.leaseUntil = Instant.now();
+            return true;
+        }
+
+        @Override
+        public synchronized boolean succeed(UUID id, int attempt, List<JobImage> images) {
+            call("succeed");
+            return end(jobs.get(id), attempt, JobStatus.SUCCEEDED, null);
+        }
+
+        @Override
+        public synchronized boolean fail(UUID id, int attempt, String code, String message) {
+            call("fail");
+            return end(jobs.get(id), attempt, JobStatus.FAILED, code);
+        }
+
+        @Override
+        public synchronized boolean failUnclaimed(UUID id, String code, String message) {
+            call("failUnclaimed");
+            Job job = jobs.get(id);
+            if (job.status != JobStatus.QUEUED) {
+                return false;
+            }
+            job.status = JobStatus.FAILED;
+            job.errorCode = code;
+            return true;
+        }
+
+        @Override
+        public synchronized boolean cancelled(UUID id, int attempt) {
+            call("cancelled");
+            return end(jobs.get(id), attempt, JobStatus.CANCELLED, null);
+        }
+
+        @Override
+        public JobParameters parameters(Job job) {
+            return params.get(job.id);
+        }
+
+        private boolean end(Job job, int attempt, JobStatus status, String code) {
+            if (!holds(job, attempt)) {
+                return false;
+            }
+            job.status = status;
+            job.errorCode = code;
+            job.leaseUntil = null;
+            return true;
+        }
+    }
+
+    /** Objects in memory; the next {@code outages} puts fail. */
+    static final class FakeBucket implements ImageBucket {
+        final Map<String, byte[]> objects = new ConcurrentHashMap<>();
+        final AtomicInteger outages = new AtomicInteger();
+        final AtomicInteger puts = new AtomicInteger();
+
+        @Override
+        public void put(String key, byte[] bytes, String contentType) throws ImageStore.StorageException {
+            puts.incrementAndGet();
+            if (outages.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                throw new ImageStore.StorageException("S3 is down", null);
+            }
+            objects.put(key, bytes);
+        }
+
+        @Override
+        public Optional<byte[]> get(String key) {
+            return Optional.ofNullable(objects.get(key));
+        }
+    }
+
+    /** Every event, in order; optionally a start that cannot be sent. */
+    static final class RecordingEvents implements JobEvents {
+        final List<JobEvent> sent = new CopyOnWriteArrayList<>();
+        volatile boolean failStarted;
+
+        @Override
+        public CompletionStage<Void> publish(JobEvent event) {
+            if (failStarted && JobEvent.STARTED.equals(event.type())) {
+                throw new IllegalStateException("the start event cannot be sent");
+            }
+            sent.add(event);
+            return CompletableFuture.completedFuture(null);
+        }
+
+        List<String> types(UUID jobId) {
+            List<String> types = new ArrayList<>();
+            sent.stream().filter(e -> e.jobId().equals(jobId)).forEach(e -> types.add(e.type()));
+            return types;
+        }
+    }
+}
