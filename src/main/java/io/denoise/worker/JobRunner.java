@@ -157,7 +157,7 @@ public class JobRunner {
                 @Override
                 public void onStep(StepProgress p) {
                     react(store.progress(id, attempt, p.step(), p.totalSteps()), cancellation, lost);
-                    String preview = p.previews().isEmpty() ? null : Base64.getEncoder().encodeToString(p.previews().get(0));
+                    String preview = p.preview() == null ? null : Base64.getEncoder().encodeToString(p.preview());
                     publish(JobEvent.progress(id, attempt, seq.incrementAndGet(), p.step(), p.totalSteps(), p.timestep(),
                             p.elapsedMs(), p.etaMs(), preview));
                 }
