@@ -12,14 +12,18 @@ import java.util.Set;
 @ApplicationScoped
 public class Roles {
 
-    @ConfigProperty(name = "denoise.roles", defaultValue = "api,worker")
+    public static final String API = "api";
+    public static final String WORKER = "worker";
+    public static final String DEFAULT = API + "," + WORKER;
+
+    @ConfigProperty(name = "denoise.roles", defaultValue = DEFAULT)
     Set<String> roles;
 
     public boolean api() {
-        return roles.contains("api");
+        return roles.contains(API);
     }
 
     public boolean worker() {
-        return roles.contains("worker");
+        return roles.contains(WORKER);
     }
 }

@@ -8,6 +8,8 @@ import io.denoise.jobs.JobStore;
 import io.denoise.messaging.JobEvent;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+import jakarta.annotation.PreDestroy;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -20,17 +22,28 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.sse.OutboundSseEvent;
 import jakarta.ws.rs.sse.Sse;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.jboss.logging.Logger;
 
+import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code GET /v1/jobs/{id}/events}: the job's events as Server-Sent Events, each with its {@code seq} as the event
- * id and its type as the event name; resumes after {@code Last-Event-ID}; ends after the terminal event. A job that
- * had already ended before the stream opened gets one terminal event built from its row.
+ * id and its type as the event name; resumes after {@code Last-Event-ID}; ends after the terminal event. The job's
+ * row is read again once the stream is subscribed and whenever it has sent nothing for
+ * {@code denoise.api.events-idle-check}: a job that has ended (before the stream opened, or with its terminal event
+ * lost on the way) gets one terminal event built from its row, so every stream ends. Streams are capped per job
+ * (429) and per replica (503).
  */
 @Path("/v1/jobs/{id}/events")
 @Blocking
 public class EventStreamResource {
+
+    private static final Logger LOG = Logger.getLogger(EventStreamResource.class);
 
     @Inject
     EventHub hub;
@@ -41,41 +54,121 @@ public class EventStreamResource {
     @Inject
     ObjectMapper json;
 
+    @Inject
+    ApiConfig config;
+
+    /** Re-reads job rows for streams; database reads only, never a stream write that could block. */
+    private final ScheduledExecutorService checks = Executors.newScheduledThreadPool(2, r -> {
+        Thread t = new Thread(r, "sse-status-check");
+        t.setDaemon(true);
+        return t;
+    });
+
+    @PreDestroy
+    void stop() {
+        checks.shutdownNow();
+    }
+
     @GET
     @Produces(MediaType.SERVER_SENT_EVENTS)
     @Operation(summary = "Follow a job's progress live (SSE)")
     public Multi<OutboundSseEvent> events(@PathParam("id") String id, @HeaderParam("Last-Event-ID") String lastEventId,
                                           @Context Sse sse) {
         UUID jobId = JobResource.parseId(id);
-        Job job = store.find(jobId).orElseThrow(() -> new NotFoundException("no job " + id));
         long after = parseSeq(lastEventId);
-        return Multi.createFrom().emitter(emitter -> {
-            long[] last = {after};
-            boolean[] done = {false};
-            Runnable unsubscribe = hub.subscribe(jobId, after, event -> {
-                synchronized (last) {
-                    if (done[0] || event.seq() <= last[0]) {
-                        return;
-                    }
-                    last[0] = event.seq();
-                    emitter.emit(toSse(sse, event));
-                    if (event.isTerminal()) {
-                        done[0] = true;
-                        emitter.complete();
-                    }
-                }
+        store.find(jobId).orElseThrow(() -> new NotFoundException("no job " + id));
+        EventHub.Subscription subscription = hub.reserve(jobId);
+        return Multi.createFrom().<OutboundSseEvent>emitter(emitter -> {
+            Stream stream = new Stream(emitter, sse, after);
+            emitter.onTermination(() -> {
+                stream.stopChecks();
+                subscription.close();
             });
-            emitter.onTermination(unsubscribe);
-            if (job.status.isTerminal()) {
-                synchronized (last) {
-                    if (!done[0]) {
-                        done[0] = true;
-                        emitter.emit(toSse(sse, terminalEvent(job)));
-                        emitter.complete();
-                    }
+            subscription.start(after, stream::send);
+            stream.startChecks(jobId);
+        });
+    }
+
+    /** One open stream: what it has sent, and its status checks. */
+    private final class Stream {
+        private final MultiEmitter<? super OutboundSseEvent> emitter;
+        private final Sse sse;
+        private long lastSeq;
+        private boolean done;
+        private long lastSentNanos = System.nanoTime();
+        private ScheduledFuture<?> timer;
+
+        Stream(MultiEmitter<? super OutboundSseEvent> emitter, Sse sse, long after) {
+            this.emitter = emitter;
+            this.sse = sse;
+            this.lastSeq = after;
+        }
+
+        synchronized void send(JobEvent event) {
+            if (done || event.seq() <= lastSeq) {
+                return;
+            }
+            lastSeq = event.seq();
+            lastSentNanos = System.nanoTime();
+            emitter.emit(toSse(sse, event));
+            if (event.isTerminal()) {
+                done = true;
+                emitter.complete();
+            }
+        }
+
+        /** Ends the stream with the job's terminal event if its row says it has ended. */
+        synchronized void endIfFinished(Job job) {
+            if (!done && job.status.isTerminal()) {
+                done = true;
+                emitter.emit(toSse(sse, terminalEvent(job)));
+                emitter.complete();
+            }
+        }
+
+        synchronized boolean idleFor(long nanos) {
+            return !done && System.nanoTime() - lastSentNanos >= nanos;
+        }
+
+        void startChecks(UUID jobId) {
+            long idle = Math.max(1, config.eventsIdleCheck().toMillis());
+            long idleNanos = TimeUnit.MILLISECONDS.toNanos(idle);
+            checks.execute(() -> check(jobId));
+            ScheduledFuture<?> t = checks.scheduleWithFixedDelay(() -> {
+                if (idleFor(idleNanos)) {
+                    check(jobId);
+                }
+            }, idle, idle, TimeUnit.MILLISECONDS);
+            synchronized (this) {
+                timer = t;
+                if (done) {
+                    t.cancel(false);
                 }
             }
-        });
+        }
+
+        synchronized void stopChecks() {
+            done = true;
+            if (timer != null) {
+                timer.cancel(false);
+            }
+        }
+
+        private void check(UUID jobId) {
+            try {
+                Optional<Job> job = store.find(jobId);
+                if (job.isEmpty()) {
+                    synchronized (this) {
+                        done = true;
+                        emitter.complete();
+                    }
+                    return;
+                }
+                endIfFinished(job.get());
+            } catch (RuntimeException e) {
+                LOG.debugf("status check of job %s failed (will retry): %s", jobId, e.getMessage());
+            }
+        }
     }
 
     private static JobEvent terminalEvent(Job job) {

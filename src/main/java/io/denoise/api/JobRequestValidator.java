@@ -10,14 +10,16 @@ import jakarta.inject.Inject;
 
 import java.math.BigInteger;
 import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.Iterator;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
 /**
  * Turns a {@code POST /v1/jobs} body into validated, defaulted job parameters. Every field is checked against the
- * requested model's card and the API's own limits; the first broken rule becomes a 400 naming the field.
+ * requested model's card and the API's own limits; the first broken rule becomes a 400 naming the field. Every
+ * rule is checked here, before anything is stored, so a refused request leaves nothing behind.
  * Thread-safe.
  */
 @ApplicationScoped
@@ -47,10 +49,15 @@ public class JobRequestValidator {
         if (body == null || !body.isObject()) {
             throw new InvalidFieldException("body", "must be a JSON object");
         }
-        for (Iterator<String> names = body.fieldNames(); names.hasNext(); ) {
-            String name = names.next();
+        for (Iterator<Map.Entry<String, JsonNode>> fields = body.fields(); fields.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = fields.next();
+            String name = field.getKey();
             if (!FIELDS.contains(name)) {
-                throw new InvalidFieldException(name, "is not a known field; known fields are " + new TreeSet<>(FIELDS));
+                throw new InvalidFieldException(printable(name), "is not a known field; known fields are "
+                        + new TreeSet<>(FIELDS));
+            }
+            if (field.getValue().isTextual()) {
+                checkCharacters(name, field.getValue().textValue());
             }
         }
         String modelName = text(body, "model", config.defaultModel());
@@ -149,21 +156,22 @@ public class JobRequestValidator {
         if (!model.imageToImage()) {
             throw new InvalidFieldException("initImage", "model '" + model.name() + "' does not do image-to-image");
         }
-        String text = node.asText();
+        String text = node.textValue();
+        int start = 0;
         if (text.startsWith("data:")) {
             int comma = text.indexOf(',');
-            if (comma < 0 || !text.substring(0, comma).endsWith(";base64")) {
+            if (comma < 0 || !text.startsWith(";base64", comma - ";base64".length())) {
                 throw new InvalidFieldException("initImage", "data: URL must be base64-encoded");
             }
-            text = text.substring(comma + 1);
+            start = comma + 1;
         }
         long maxEncoded = 4L * ((config.maxInitImageBytes() + 2) / 3) + 4;
-        if (text.length() > maxEncoded) {
+        if (text.length() - start > maxEncoded) {
             throw new InvalidFieldException("initImage", "is larger than " + config.maxInitImageBytes() + " bytes");
         }
         byte[] bytes;
         try {
-            bytes = Base64.getDecoder().decode(text.replaceAll("\\s", ""));
+            bytes = Base64Text.decode(text, start);
         } catch (IllegalArgumentException e) {
             throw new InvalidFieldException("initImage", "is not valid base64");
         }
@@ -173,6 +181,43 @@ public class JobRequestValidator {
             throw new InvalidFieldException("initImage", e.getMessage());
         }
         return bytes;
+    }
+
+    /**
+     * Text fields take any Unicode text but control characters (other than tab, line feed and carriage return) and
+     * unpaired surrogates: neither is text, and PostgreSQL's jsonb refuses {@code \u0000}.
+     */
+    static void checkCharacters(String field, String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (Character.isISOControl(c) && c != '\t' && c != '\n' && c != '\r') {
+                throw new InvalidFieldException(field, String.format(Locale.ROOT,
+                        "must not contain control characters (U+%04X at index %d)", (int) c, i));
+            }
+            if (Character.isHighSurrogate(c) && i + 1 < value.length() && Character.isLowSurrogate(value.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new InvalidFieldException(field, String.format(Locale.ROOT,
+                        "is not valid Unicode (unpaired surrogate U+%04X at index %d)", (int) c, i));
+            }
+        }
+    }
+
+    /** A name from the request as it can be echoed: control characters and lone surrogates as {@code \}{@code uXXXX}. */
+    static String printable(String name) {
+        StringBuilder out = new StringBuilder(Math.min(name.length(), 100));
+        for (int i = 0; i < name.length() && out.length() < 100; i++) {
+            char c = name.charAt(i);
+            boolean pair = Character.isHighSurrogate(c) && i + 1 < name.length() && Character.isLowSurrogate(name.charAt(i + 1));
+            if (pair) {
+                out.append(c).append(name.charAt(++i));
+            } else if (Character.isISOControl(c) || Character.isSurrogate(c)) {
+                out.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.toString();
     }
 
     private void checkLength(String field, String value) {

@@ -1,6 +1,8 @@
 package io.denoise.api;
 
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -30,9 +32,14 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.StreamingOutput;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.jboss.logging.Logger;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
@@ -50,6 +57,8 @@ public class JobResource {
 
     private static final ObjectMapper CANONICAL = new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
     private static final int MAX_IDEMPOTENCY_KEY = 255;
+    private static final String DUPLICATE_FIELD = "Duplicate field '";
+    private static final Logger LOG = Logger.getLogger(JobResource.class);
 
     @Inject
     JobStore store;
@@ -79,17 +88,14 @@ public class JobResource {
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Operation(summary = "Submit a generation job", description = "Returns 202 with the job; Idempotency-Key makes retries safe.")
-    public Response submit(String body, @HeaderParam("Idempotency-Key") String idempotencyKey)
+    public Response submit(InputStream body, @HeaderParam("Idempotency-Key") String idempotencyKey)
             throws ImageStore.StorageException {
-        JsonNode node;
-        try {
-            node = json.readTree(body == null ? "" : body);
-        } catch (JsonProcessingException e) {
-            throw new InvalidFieldException("body", "is not valid JSON: " + e.getOriginalMessage());
+        if (idempotencyKey != null && !isIdempotencyKey(idempotencyKey)) {
+            throw new InvalidFieldException("Idempotency-Key", "must be 1 to " + MAX_IDEMPOTENCY_KEY
+                    + " printable ASCII characters");
         }
-        if (idempotencyKey != null && (idempotencyKey.isBlank() || idempotencyKey.length() > MAX_IDEMPOTENCY_KEY)) {
-            throw new InvalidFieldException("Idempotency-Key", "must be 1 to " + MAX_IDEMPOTENCY_KEY + " characters");
-        }
+        JsonNode node = parse(body);
+        JobRequestValidator.ValidatedJob job = validator.validate(node);
         String hash = hash(node);
         if (idempotencyKey != null) {
             Job existing = store.findByIdempotencyKey(idempotencyKey).orElse(null);
@@ -97,28 +103,84 @@ public class JobResource {
                 return replay(existing, idempotencyKey, hash);
             }
         }
-        JobRequestValidator.ValidatedJob job = validator.validate(node);
         UUID id = UUID.randomUUID();
         JobParameters params = job.parameters();
+        String initKey = null;
         if (job.initImage() != null) {
-            String key = ImageStore.initImageKey(id);
-            images.put(key, job.initImage(), "application/octet-stream");
+            initKey = ImageStore.initImageKey(id);
+            images.put(initKey, job.initImage(), "application/octet-stream");
             params = new JobParameters(params.prompt(), params.negativePrompt(), params.width(), params.height(),
                     params.numInferenceSteps(), params.guidanceScale(), params.scheduler(), params.seed(),
-                    params.numImages(), key, params.strength(), params.eta(), params.preview(), params.previewEvery());
+                    params.numImages(), initKey, params.strength(), params.eta(), params.preview(), params.previewEvery());
         }
-        Job saved;
+        boolean stored = false;
         try {
-            saved = store.submit(id, job.model(), params, idempotencyKey, hash, topics.jobs(job.model()),
-                    write(new JobRecord(id, job.model())));
-        } catch (PersistenceException e) {
-            Job raced = idempotencyKey == null ? null : store.findByIdempotencyKey(idempotencyKey).orElse(null);
-            if (raced == null) {
-                throw e;
+            Job saved;
+            try {
+                saved = store.submit(id, job.model(), params, idempotencyKey, hash, topics.jobs(job.model()),
+                        write(new JobRecord(id, job.model())));
+            } catch (PersistenceException e) {
+                Job raced = idempotencyKey == null ? null : store.findByIdempotencyKey(idempotencyKey).orElse(null);
+                if (raced == null) {
+                    throw e;
+                }
+                return replay(raced, idempotencyKey, hash);
             }
-            return replay(raced, idempotencyKey, hash);
+            stored = true;
+            return Response.accepted(view(saved, false)).location(URI.create("/v1/jobs/" + saved.id)).build();
+        } finally {
+            if (!stored && initKey != null) {
+                deleteQuietly(initKey);
+            }
         }
-        return Response.accepted(view(saved, false)).location(URI.create("/v1/jobs/" + saved.id)).build();
+    }
+
+    /** The body parsed once, straight from the request stream; a key given twice is refused, naming it. */
+    private JsonNode parse(InputStream body) {
+        if (body == null) {
+            throw new InvalidFieldException("body", "is not valid JSON: no content");
+        }
+        try {
+            JsonNode node = json.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION).readTree(body);
+            if (node == null || node.isMissingNode()) {
+                throw new InvalidFieldException("body", "is not valid JSON: no content");
+            }
+            return node;
+        } catch (JsonParseException e) {
+            String message = e.getOriginalMessage();
+            if (message != null && message.startsWith(DUPLICATE_FIELD)) {
+                int close = message.lastIndexOf('\'');
+                String name = close > DUPLICATE_FIELD.length() ? message.substring(DUPLICATE_FIELD.length(), close) : "body";
+                throw new InvalidFieldException(JobRequestValidator.printable(name), "is given more than once");
+            }
+            throw new InvalidFieldException("body", "is not valid JSON: " + e.getOriginalMessage());
+        } catch (JsonProcessingException e) {
+            throw new InvalidFieldException("body", "is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new InvalidFieldException("body", "could not be read: " + e.getMessage());
+        }
+    }
+
+    private static boolean isIdempotencyKey(String key) {
+        if (key.isBlank() || key.length() > MAX_IDEMPOTENCY_KEY) {
+            return false;
+        }
+        for (int i = 0; i < key.length(); i++) {
+            char c = key.charAt(i);
+            if (c < 0x20 || c > 0x7e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Best effort: an init image whose job was never stored is removed; a failure is only logged. */
+    private void deleteQuietly(String key) {
+        try {
+            images.delete(key);
+        } catch (ImageStore.StorageException | RuntimeException e) {
+            LOG.warnf("could not remove the init image %s of a refused submit: %s", key, e.getMessage());
+        }
     }
 
     private Response replay(Job existing, String key, String hash) {
@@ -137,7 +199,7 @@ public class JobResource {
 
     @GET
     @Operation(summary = "List jobs, newest first")
-    public JobPage list(@QueryParam("status") String status, @QueryParam("limit") Integer limit,
+    public JobPage list(@QueryParam("status") String status, @QueryParam("limit") String limit,
                         @QueryParam("cursor") String cursor) {
         JobStatus filter = null;
         if (status != null) {
@@ -147,7 +209,7 @@ public class JobResource {
                 throw new InvalidFieldException("status", "must be one of " + List.of(JobStatus.values()));
             }
         }
-        int size = limit == null ? 20 : limit;
+        int size = limit == null ? 20 : parseLimit(limit);
         if (size < 1 || size > config.maxPageSize()) {
             throw new InvalidFieldException("limit", "must be between 1 and " + config.maxPageSize());
         }
@@ -171,6 +233,14 @@ public class JobResource {
                     (last.createdAt + "/" + last.id).getBytes(StandardCharsets.UTF_8));
         }
         return new JobPage(jobs.stream().map(this::view).toList(), next);
+    }
+
+    private int parseLimit(String limit) {
+        String digits = limit.trim();
+        if (digits.isEmpty() || digits.length() > 9 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw new InvalidFieldException("limit", "must be between 1 and " + config.maxPageSize());
+        }
+        return Integer.parseInt(digits);
     }
 
     @DELETE
@@ -204,9 +274,10 @@ public class JobResource {
     @Path("/{id}/images/{index}")
     @Produces("image/png")
     @Operation(summary = "One image of a finished job", description = "The PNG, or with redirect=true a 307 to a presigned URL.")
-    public Response image(@PathParam("id") String id, @PathParam("index") int index,
-                                      @QueryParam("redirect") boolean redirect) throws ImageStore.StorageException {
+    public Response image(@PathParam("id") String id, @PathParam("index") String indexText,
+                          @QueryParam("redirect") boolean redirect) throws ImageStore.StorageException {
         Job job = find(id);
+        int index = parseIndex(indexText, id);
         List<JobImage> stored = store.images(job);
         JobImage image = stored.stream().filter(i -> i.index() == index).findFirst()
                 .orElseThrow(() -> new NotFoundException("job " + id + " has no image " + index
@@ -217,6 +288,13 @@ public class JobResource {
         byte[] png = images.get(image.key()).orElseThrow(() -> new NotFoundException("image " + index + " is missing from the store"));
         StreamingOutput body = out -> out.write(png);
         return Response.ok(body, "image/png").header("Cache-Control", "public, max-age=31536000, immutable").build();
+    }
+
+    private static int parseIndex(String index, String id) {
+        if (index.isEmpty() || index.length() > 9 || !index.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw new NotFoundException("job " + id + " has no image " + JobRequestValidator.printable(index));
+        }
+        return Integer.parseInt(index);
     }
 
     private Job find(String id) {
@@ -249,13 +327,19 @@ public class JobResource {
         }
     }
 
-    /** SHA-256 of the body with object keys sorted, so the same request in another key order is the same request. */
+    /**
+     * SHA-256 of the body with object keys sorted, so the same request in another key order is the same request.
+     * The canonical form is streamed into the digest, never held whole.
+     */
     static String hash(JsonNode body) {
         try {
             Object canonical = CANONICAL.treeToValue(body, Object.class);
-            byte[] bytes = CANONICAL.writeValueAsBytes(canonical == null ? Map.of() : canonical);
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (JsonProcessingException | NoSuchAlgorithmException e) {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            try (OutputStream out = new DigestOutputStream(OutputStream.nullOutputStream(), digest)) {
+                CANONICAL.writeValue(out, canonical == null ? Map.of() : canonical);
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (IOException | NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

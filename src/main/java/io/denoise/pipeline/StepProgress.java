@@ -1,7 +1,5 @@
 package io.denoise.pipeline;
 
-import java.util.List;
-
 /**
  * Progress after one denoising step.
  *
@@ -12,7 +10,8 @@ import java.util.List;
  * @param timestep   the timestep just denoised
  * @param elapsedMs  since the denoising loop started
  * @param etaMs      estimated time until the loop ends
- * @param previews   one small PNG per image when a preview was due at this step, else empty
+ * @param preview    a small PNG of the batch's first image (index 0) when a preview was due at this step, else
+ *                   null; the other images of a batch are never previewed (only the first one is sent)
  */
-public record StepProgress(int step, int totalSteps, double timestep, long elapsedMs, long etaMs, List<byte[]> previews) {
+public record StepProgress(int step, int totalSteps, double timestep, long elapsedMs, long etaMs, byte[] preview) {
 }

@@ -248,28 +248,22 @@ public final class TextToImagePipeline {
                 long eta = elapsed * (totalSteps - stepsDone) / stepsDone;
                 boolean previewDue = r.preview() != GenerationRequest.PreviewMode.NONE
                         && stepsDone % r.previewEvery() == 0 && stepsDone < totalSteps;
-                List<byte[]> previews = previewDue ? previews(r, latents, latentShape, runOptions, stats) : List.of();
-                listener.onStep(new StepProgress(stepsDone, totalSteps, t, elapsed, eta, previews));
+                byte[] preview = previewDue ? previewFirstImage(r, latents, latentShape, runOptions, stats) : null;
+                listener.onStep(new StepProgress(stepsDone, totalSteps, t, elapsed, eta, preview));
             }
         }
     }
 
-    private List<byte[]> previews(GenerationRequest r, float[] latents, long[] shape, OrtSession.RunOptions runOptions,
-                                  InferenceStats stats) throws OrtException {
-        int n = (int) shape[0];
-        int perImage = latents.length / n;
-        List<byte[]> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            if (r.preview() == GenerationRequest.PreviewMode.APPROX) {
-                out.add(LatentPreview.render(latents, i * perImage, (int) shape[1], (int) shape[2], (int) shape[3],
-                        model.settings().preview()));
-            } else {
-                float[] pixels = decodeOne(latents, i * perImage, perImage, new long[] {1, shape[1], shape[2], shape[3]},
-                        runOptions, stats);
-                out.add(Png.encode(r.width(), r.height(), Images.toRgb(pixels, 0, r.width(), r.height()), Map.of()));
-            }
+    /** A preview of image 0 of the batch only: {@link StepProgress#preview()} carries no other. */
+    private byte[] previewFirstImage(GenerationRequest r, float[] latents, long[] shape, OrtSession.RunOptions runOptions,
+                                     InferenceStats stats) throws OrtException {
+        if (r.preview() == GenerationRequest.PreviewMode.APPROX) {
+            return LatentPreview.render(latents, 0, (int) shape[1], (int) shape[2], (int) shape[3],
+                    model.settings().preview());
         }
-        return out;
+        int perImage = latents.length / (int) shape[0];
+        float[] pixels = decodeOne(latents, 0, perImage, new long[] {1, shape[1], shape[2], shape[3]}, runOptions, stats);
+        return Png.encode(r.width(), r.height(), Images.toRgb(pixels, 0, r.width(), r.height()), Map.of());
     }
 
     private float[] decodeOne(float[] latents, int offset, int perImage, long[] shape, OrtSession.RunOptions runOptions,

@@ -6,6 +6,7 @@ import io.minio.GetPresignedObjectUrlArgs;
 import io.minio.MakeBucketArgs;
 import io.minio.MinioClient;
 import io.minio.PutObjectArgs;
+import io.minio.RemoveObjectArgs;
 import io.minio.errors.ErrorResponseException;
 import io.minio.http.Method;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -50,6 +51,15 @@ public class ImageStore implements ImageBucket {
                     .stream(new ByteArrayInputStream(bytes), bytes.length, -1).contentType(contentType).build());
         } catch (Exception e) {
             throw new StorageException("cannot store " + key, e);
+        }
+    }
+
+    /** Removes an object; removing one that is not there is no error. */
+    public void delete(String key) throws StorageException {
+        try {
+            client().removeObject(RemoveObjectArgs.builder().bucket(config.bucket()).object(key).build());
+        } catch (Exception e) {
+            throw new StorageException("cannot delete " + key, e);
         }
     }
 
@@ -105,8 +115,11 @@ public class ImageStore implements ImageBucket {
         if (c == null) {
             synchronized (this) {
                 if (client == null) {
-                    client = MinioClient.builder().endpoint(config.endpoint())
+                    MinioClient built = MinioClient.builder().endpoint(config.endpoint())
                             .credentials(config.accessKey(), config.secretKey()).region(config.region()).build();
+                    long io = config.ioTimeout().toMillis();
+                    built.setTimeout(config.connectTimeout().toMillis(), io, io);
+                    client = built;
                 }
                 c = client;
             }

@@ -3,6 +3,8 @@ package io.denoise.storage;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
+import java.time.Duration;
+
 /** The S3-compatible image store (MinIO in production). */
 @ConfigMapping(prefix = "denoise.storage")
 public interface StorageConfig {
@@ -23,4 +25,12 @@ public interface StorageConfig {
     /** Region sent with signed requests (default {@code us-east-1}). */
     @WithDefault("us-east-1")
     String region();
+
+    /** How long to wait for a connection to the store (default 3s): a dead store fails fast. */
+    @WithDefault("3s")
+    Duration connectTimeout();
+
+    /** How long a read or write on an open connection may stall (default 30s). */
+    @WithDefault("30s")
+    Duration ioTimeout();
 }

@@ -253,7 +253,7 @@ public class JobRunner {
                 // the database is down: the job goes on, the lease heartbeat and the finish write retry
                 LOG.debugf("job %s: progress not recorded: %s", id, e.toString());
             }
-            String preview = p.previews().isEmpty() ? null : Base64.getEncoder().encodeToString(p.previews().get(0));
+            String preview = p.preview() == null ? null : Base64.getEncoder().encodeToString(p.preview());
             publish(JobEvent.progress(id, number, seq.incrementAndGet(), p.step(), p.totalSteps(), p.timestep(),
                     p.elapsedMs(), p.etaMs(), preview));
         }

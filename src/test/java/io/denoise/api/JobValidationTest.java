@@ -4,6 +4,11 @@ import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
+import io.minio.ListObjectsArgs;
+import io.minio.MinioClient;
+import io.minio.Result;
+import io.minio.messages.Item;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -13,11 +18,21 @@ import java.util.Base64;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Every request rule answers 400 naming the field, never a 500. */
 @QuarkusTest
 @QuarkusTestResource(StackTestResource.class)
 class JobValidationTest {
+
+    @ConfigProperty(name = "denoise.storage.endpoint")
+    String s3Endpoint;
+
+    @ConfigProperty(name = "denoise.storage.access-key")
+    String s3AccessKey;
+
+    @ConfigProperty(name = "denoise.storage.secret-key")
+    String s3SecretKey;
 
     private static final String GIF = "R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==";
     /** A PNG whose header declares 100000 × 100000 pixels. */
@@ -58,6 +73,17 @@ class JobValidationTest {
             {"prompt":"x","colour":"red"}                               | colour            | not a known field
             {"prompt":"x"                                               | body              | not valid JSON
             [1,2,3]                                                     | body              | JSON object
+            {"prompt":"a\\u0000b"}                                      | prompt            | control characters (U+0000
+            {"prompt":"x","negativePrompt":"\\u001b[31m"}               | negativePrompt    | control characters (U+001B
+            {"prompt":"x","model":"tiny\\u0007"}                        | model             | control characters
+            {"prompt":"x","scheduler":"pndm\\u0000"}                    | scheduler         | control characters
+            {"prompt":"x","preview":"\\u0085none"}                      | preview           | control characters (U+0085
+            {"prompt":"x","seed":"12\\u00003"}                          | seed              | control characters
+            {"prompt":"x","initImage":"iVBOR\\u0000w0KGgo"}             | initImage         | control characters
+            {"prompt":"a\\ud800b"}                                      | prompt            | unpaired surrogate U+D800
+            {"prompt":"a\\udc00"}                                       | prompt            | unpaired surrogate U+DC00
+            {"prompt":"x","prompt":"y"}                                 | prompt            | more than once
+            {"prompt":"x","width":64,"width":64}                        | width             | more than once
             """)
     void eachRuleAnswers400NamingTheField(String body, String field, String message) {
         String json = body.replace("GIF_IMAGE", GIF).replace("HUGE_IMAGE", HUGE_PNG);
@@ -94,6 +120,45 @@ class JobValidationTest {
         given().get("/v1/jobs?status=done").then().statusCode(400).body("field", equalTo("status"));
         given().get("/v1/jobs?limit=0").then().statusCode(400).body("field", equalTo("limit"));
         given().get("/v1/jobs?cursor=zzz").then().statusCode(400).body("field", equalTo("cursor"));
+    }
+
+    @Test
+    void textMayHoldTabsLineBreaksAndAnyOtherUnicode() {
+        given().contentType(ContentType.JSON)
+                .body("{\"prompt\":\"a\\tb\\r\\nc \\u202e\u00e9\ud83d\ude00\",\"numInferenceSteps\":1,\"width\":\"x\"}")
+                .post("/v1/jobs").then().statusCode(400).body("field", equalTo("width"));
+    }
+
+    @Test
+    void aRefusedSubmitLeavesNoInitImageInTheStore() throws Exception {
+        long before = initImages();
+        given().contentType(ContentType.JSON).body("{\"prompt\":\"a\\u0000b\",\"initImage\":\"" + TinyPng.BASE64 + "\"}")
+                .post("/v1/jobs").then().statusCode(400).body("field", equalTo("prompt"));
+        given().contentType(ContentType.JSON).body("{\"prompt\":\"x\",\"initImage\":\"" + TinyPng.BASE64
+                        + "\",\"eta\":5}").post("/v1/jobs").then().statusCode(400).body("field", equalTo("eta"));
+        assertEquals(before, initImages());
+    }
+
+    private long initImages() throws Exception {
+        MinioClient s3 = MinioClient.builder().endpoint(s3Endpoint).credentials(s3AccessKey, s3SecretKey).build();
+        long n = 0;
+        for (Result<Item> item : s3.listObjects(ListObjectsArgs.builder().bucket("denoise").prefix("jobs/").recursive(true).build())) {
+            if (item.get().objectName().endsWith("/init")) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Test
+    void oddPathAndQueryValuesAreClientErrors() {
+        given().get("/v1/jobs?limit=abc").then().statusCode(400).body("field", equalTo("limit"));
+        given().get("/v1/jobs?limit=99999999999999999999").then().statusCode(400).body("field", equalTo("limit"));
+        given().get("/v1/jobs/" + java.util.UUID.randomUUID() + "/images/abc").then().statusCode(404).body("error", equalTo("not_found"));
+        given().get("/v1/jobs/" + java.util.UUID.randomUUID() + "/images/99999999999").then().statusCode(404);
+        given().header("Last-Event-ID", "99999999999999999999999").get("/v1/jobs/" + java.util.UUID.randomUUID() + "/events")
+                .then().statusCode(400).body("field", equalTo("Last-Event-ID"));
+        given().contentType(ContentType.TEXT).body("x").post("/v1/jobs").then().statusCode(415).body("error", equalTo("unsupported_media_type"));
     }
 
     @Test

@@ -154,12 +154,34 @@ class TextToImagePipelineTest {
                     steps.add(p);
                 }
             }, new Cancellation());
-            List<Integer> withPreview = steps.stream().filter(p -> !p.previews().isEmpty()).map(StepProgress::step).toList();
+            List<Integer> withPreview = steps.stream().filter(p -> p.preview() != null).map(StepProgress::step).toList();
             assertEquals(List.of(2, 4), withPreview, mode.toString());
-            BufferedImage preview = ImageIO.read(new ByteArrayInputStream(steps.get(1).previews().get(0)));
+            BufferedImage preview = ImageIO.read(new ByteArrayInputStream(steps.get(1).preview()));
             int expectedWidth = mode == GenerationRequest.PreviewMode.APPROX ? model.settings().defaults().width() / 8
                     : model.settings().defaults().width();
             assertEquals(expectedWidth, preview.getWidth(), mode.toString());
+        }
+    }
+
+    @Test
+    void aBatchPreviewsOnlyItsFirstImageAndThatPreviewIsTheFirstImagesOwn() throws Exception {
+        for (GenerationRequest.PreviewMode mode : List.of(GenerationRequest.PreviewMode.APPROX, GenerationRequest.PreviewMode.FULL)) {
+            List<StepProgress> batch = new ArrayList<>();
+            pipeline.generate(request(5).withSteps(4).withNumImages(3).withPreview(mode, 2), new GenerationListener() {
+                @Override
+                public void onStep(StepProgress p) {
+                    batch.add(p);
+                }
+            }, new Cancellation());
+            List<StepProgress> alone = new ArrayList<>();
+            pipeline.generate(request(5).withSteps(4).withPreview(mode, 2), new GenerationListener() {
+                @Override
+                public void onStep(StepProgress p) {
+                    alone.add(p);
+                }
+            }, new Cancellation());
+            assertEquals(List.of(2), batch.stream().filter(p -> p.preview() != null).map(StepProgress::step).toList());
+            assertArrayEquals(alone.get(1).preview(), batch.get(1).preview(), mode + ": the preview is image 0's");
         }
     }
 

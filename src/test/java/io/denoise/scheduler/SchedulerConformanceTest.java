@@ -16,20 +16,30 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * Replays every reference trajectory in {@code <conformance dir>/schedulers} (see the README there): each file is one
+ * Replays every reference trajectory in {@code src/test/resources/conformance/schedulers} (see the README there),
+ * and any more in {@code $DENOISE_CONFORMANCE_DIR/schedulers}: each file is one
  * dynamic test named after it. The fake model is recomputed from this implementation's own scaled inputs, and the
  * recorded noise of stochastic schedulers is injected through the {@link NoiseSource}.
  */
 class SchedulerConformanceTest {
 
+    /** Cases bundled in {@code src/test/resources/conformance/schedulers}; a lost file fails the build. */
+    private static final int BUNDLED_CASES = 60;
+
     @TestFactory
     Stream<DynamicTest> everyReferenceTrajectoryIsReproduced() throws Exception {
-        return ConformanceData.jsonFiles("schedulers").stream()
-                .map(file -> DynamicTest.dynamicTest(file.getFileName().toString(), file.toUri(),
-                        () -> replay(file)));
+        return ConformanceData.cases("schedulers").stream()
+                .map(c -> DynamicTest.dynamicTest(c.name(), c.file().toUri(), () -> replay(c.file())));
+    }
+
+    @Test
+    void everyBundledTrajectoryIsPresent() throws Exception {
+        assertEquals(BUNDLED_CASES, ConformanceData.bundled("schedulers").size(),
+                "scheduler cases in src/test/resources/conformance/schedulers");
     }
 
     /**

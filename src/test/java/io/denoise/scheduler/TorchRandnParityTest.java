@@ -7,19 +7,29 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * Checks {@link TorchGenerator} bit for bit against every file of {@code <conformance dir>/torch-randn}: successive
+ * Checks {@link TorchGenerator} bit for bit against every file of {@code src/test/resources/conformance/torch-randn}
+ * (and of {@code $DENOISE_CONFORMANCE_DIR/torch-randn} when set): successive
  * {@code torch.randn(shape, generator=g)} draws of a {@code manual_seed}ed CPU generator. One dynamic test per file.
  */
 class TorchRandnParityTest {
 
+    /** Cases bundled in {@code src/test/resources/conformance/torch-randn}; a lost file fails the build. */
+    private static final int BUNDLED_CASES = 6;
+
     @TestFactory
     Stream<DynamicTest> everyRecordedDrawIsReproducedBitForBit() throws Exception {
-        return ConformanceData.jsonFiles("torch-randn").stream()
-                .map(file -> DynamicTest.dynamicTest(file.getFileName().toString(), file.toUri(),
-                        () -> replay(file)));
+        return ConformanceData.cases("torch-randn").stream()
+                .map(c -> DynamicTest.dynamicTest(c.name(), c.file().toUri(), () -> replay(c.file())));
+    }
+
+    @Test
+    void everyBundledSeedCaseIsPresent() throws Exception {
+        assertEquals(BUNDLED_CASES, ConformanceData.bundled("torch-randn").size(),
+                "seed cases in src/test/resources/conformance/torch-randn");
     }
 
     private static void replay(Path file) throws Exception {
