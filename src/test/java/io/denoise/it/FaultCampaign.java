@@ -272,17 +272,23 @@ public final class FaultCampaign {
                 outcomes.getOrDefault("UNKNOWN", 0));
         System.out.printf(Locale.ROOT, "  wrong image count %d, duplicate or stray objects in S3 %d, undecodable %d, "
                 + "succeeded in more than one attempt %d%n", wrongImages, duplicateSets, undecodable, repeatedSuccess);
+        Set<String> earlier = new HashSet<>();
         for (Fault f : faults) {
             Optional<Instant> last = f.waiting().stream().map(id -> Faults.finishedAt(ended.get(id)))
                     .flatMap(Optional::stream).max(Instant::compareTo);
-            long open = f.waiting().stream().filter(id -> !"SUCCEEDED".equals(Faults.outcome(ended.get(id)))).count();
+            // a job that never ended counts against the first fault it waited on, not every later one
+            List<String> open = f.waiting().stream().filter(id -> !"SUCCEEDED".equals(Faults.outcome(ended.get(id)))).toList();
+            long carried = open.stream().filter(earlier::contains).count();
+            long failedHere = open.size() - carried;
+            earlier.addAll(f.waiting());
             String recovery = last.map(at -> String.format(Locale.ROOT, "%.1f s", Math.max(0, Duration.between(f.backAt(), at).toMillis()) / 1000.0))
                     .orElse("-");
-            System.out.printf(Locale.ROOT, "  %-8s down %.1f s; %3d jobs waiting on it; last of them ended %s after its return%s%n",
+            System.out.printf(Locale.ROOT, "  %-8s down %.1f s; %3d jobs waiting on it; the last of them that ended, %s after its return%s%n",
                     f.name(), Duration.between(f.downAt(), f.backAt()).toMillis() / 1000.0, f.waiting().size(), recovery,
-                    open == 0 ? "" : "; " + open + " of them did not succeed");
-            if (open > 0) {
-                missed.add(f.name() + ": " + open + " waiting jobs did not succeed");
+                    open.isEmpty() ? "" : "; " + failedHere + " did not succeed"
+                            + (carried == 0 ? "" : " (+" + carried + " left over from an earlier fault)"));
+            if (failedHere > 0) {
+                missed.add(f.name() + ": " + failedHere + " jobs waiting on it did not succeed");
             }
             if (last.isPresent() && Duration.between(f.backAt(), last.get()).compareTo(recoveryLimit) > 0) {
                 missed.add(f.name() + ": recovery took longer than " + recoveryLimit.toSeconds() + " s");
