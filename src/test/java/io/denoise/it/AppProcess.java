@@ -27,11 +27,15 @@ final class AppProcess implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path log;
+    private final List<String> command;
+    private final Map<String, String> environment;
 
-    private AppProcess(Process process, int port, Path log) {
+    private AppProcess(Process process, int port, Path log, List<String> command, Map<String, String> environment) {
         this.process = process;
         this.port = port;
         this.log = log;
+        this.command = command;
+        this.environment = environment;
     }
 
     /**
@@ -41,6 +45,20 @@ final class AppProcess implements AutoCloseable {
      */
     static AppProcess start(String name, LocalStack stack, String roles, Map<String, String> extra, boolean waitReady)
             throws IOException, InterruptedException {
+        return start(name, stack, roles, extra, Map.of(), waitReady);
+    }
+
+    /**
+     * Starts the service like {@link #start(String, LocalStack, String, Map, boolean)}, with configuration this
+     * build may not know yet as well.
+     *
+     * @param extra more configuration, as {@code -D} options
+     * @param lenient configuration keys the service may not define (a feature's tuning, for a test written before
+     *     the feature): passed as environment variables ({@code denoise.recovery.interval} →
+     *     {@code DENOISE_RECOVERY_INTERVAL}), which configuration mappings read but never reject as unknown
+     */
+    static AppProcess start(String name, LocalStack stack, String roles, Map<String, String> extra,
+            Map<String, String> lenient, boolean waitReady) throws IOException, InterruptedException {
         Path jar = Path.of(System.getProperty("denoise.app.jar", "target/quarkus-app/quarkus-run.jar")).toAbsolutePath();
         int port = freePort();
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
@@ -56,11 +74,34 @@ final class AppProcess implements AutoCloseable {
         config.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add("-jar");
         command.add(jar.toString());
+        Map<String, String> environment = new java.util.LinkedHashMap<>();
+        lenient.forEach((k, v) -> environment.put(k.toUpperCase(java.util.Locale.ROOT).replaceAll("[^A-Z0-9]", "_"), v));
         Path log = Path.of("target", "it-logs", name + ".log");
         Files.createDirectories(log.getParent());
-        Process process = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.to(log.toFile())).start();
-        AppProcess app = new AppProcess(process, port, log);
+        Files.deleteIfExists(log);
+        return launch(command, environment, port, log, waitReady);
+    }
+
+    /**
+     * Starts the same service again, on the same port with the same configuration (its log is appended to), once
+     * this process has ended, as an orchestrator restarts a crashed container; waits as {@link #start} does.
+     *
+     * @return the new process
+     * @throws IllegalStateException while this process still runs
+     */
+    AppProcess restart(boolean waitReady) throws IOException, InterruptedException {
+        if (process.isAlive()) {
+            throw new IllegalStateException("pid " + process.pid() + " still runs");
+        }
+        return launch(command, environment, port, log, waitReady);
+    }
+
+    private static AppProcess launch(List<String> command, Map<String, String> environment, int port, Path log,
+            boolean waitReady) throws IOException, InterruptedException {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        builder.environment().putAll(environment);
+        AppProcess app = new AppProcess(builder.start(), port, log, command, environment);
         app.await(waitReady ? "/q/health/ready" : "/q/health/live", Duration.ofSeconds(120));
         return app;
     }

@@ -12,14 +12,17 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
  * A child process of the stack with its log file: started, awaited until it answers, and stopped
- * together with everything it started (gracefully first, then killed).
+ * together with everything it started (gracefully first, then killed), or killed outright like a crash.
  */
 final class ChildProcess {
 
@@ -157,6 +160,50 @@ final class ChildProcess {
                 member.onExit().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> member).join();
             }
         }
+    }
+
+    /**
+     * Kills the child and everything it started with SIGKILL, as a crash or an OOM killer would: no shutdown
+     * hook, no clean shutdown of a server. The descendants go first, then the child; when the child leads a
+     * session of its own (it was started under {@code setsid}), every process left in that session goes too, so
+     * a grandchild orphaned meanwhile cannot survive. Returns once none of them runs any more.
+     */
+    void kill() {
+        OptionalLong ownSession = Posix.sessionOf(process.pid());
+        boolean sessionLeader = ownSession.isPresent() && ownSession.getAsLong() == process.pid();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        Set<Long> family;
+        while (!(family = family(sessionLeader)).isEmpty() && System.nanoTime() < deadline) {
+            for (long pid : family) {
+                if (pid != process.pid()) {
+                    ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                }
+            }
+            process.destroyForcibly();
+            try {
+                process.waitFor(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StackException("Interrupted while killing " + name, e);
+            }
+        }
+        if (!family.isEmpty()) {
+            throw new StackException("Processes " + family + " of " + name + " still run 10 s after SIGKILL");
+        }
+    }
+
+    /** @return the child, its descendants and (when it leads its session) the rest of the session, that still run */
+    private Set<Long> family(boolean sessionLeader) {
+        Set<Long> pids = new LinkedHashSet<>();
+        process.descendants().forEach(h -> pids.add(h.pid()));
+        if (sessionLeader) {
+            pids.addAll(Posix.sessionMembers(process.pid()));
+        }
+        if (process.isAlive()) {
+            pids.add(process.pid());
+        }
+        pids.removeIf(pid -> !Posix.isRunning(pid));
+        return pids;
     }
 
     /** @return whether the child is still running */

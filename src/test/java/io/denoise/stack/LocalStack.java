@@ -28,13 +28,31 @@ import java.util.function.Function;
  * }</pre>
  *
  * <p>The three start in parallel; {@link #start()} returns once each answers. Data survives a restart with
- * the same data directory. Children never outlive this JVM: {@link #stop()} stops them, a shutdown hook
+ * the same data directory. Each service can also be stopped ({@link #stop(Component)}), killed with SIGKILL
+ * ({@link #kill(Component)}) and started again ({@link #start(Component)}) alone, on the same port with the
+ * data it had, while the others keep running:
+ *
+ * <pre>{@code
+ * stack.kill(Component.POSTGRES);   // the server and its backends, SIGKILL
+ * stack.start(Component.POSTGRES);  // same port, same cluster: crash recovery, no initdb
+ * }</pre>
+ * Children never outlive this JVM: {@link #stop()} stops them, a shutdown hook
  * calls it, and each child also exits by itself when this JVM is killed.
  *
  * <p>Data directory layout: {@code logs/<component>.log}, {@code kafka/} (config, {@code data/} log dirs),
  * {@code postgres/data/} (the cluster), {@code s3/blobs/<bucket>/} (objects).
  */
 public final class LocalStack implements AutoCloseable {
+
+    /** A service of the stack, for {@link #stop(Component)}, {@link #kill(Component)} and {@link #start(Component)}. */
+    public enum Component {
+        /** The Kafka broker (KRaft, one node). */
+        KAFKA,
+        /** The PostgreSQL server. */
+        POSTGRES,
+        /** The S3 server (S3Proxy). */
+        S3
+    }
 
     private final StackHome home;
     private final Path dataDir;
@@ -117,14 +135,58 @@ public final class LocalStack implements AutoCloseable {
         stop();
     }
 
+    /**
+     * Stops one service gracefully (SIGTERM, then SIGKILL after its grace) and waits until its processes are gone;
+     * the others keep running. {@link #start(Component)} brings it back.
+     *
+     * @param component the service
+     */
+    public void stop(Component component) {
+        component(component).stop();
+    }
+
+    /**
+     * Kills one service with SIGKILL, its main process and every process it started, as a crash would (no clean
+     * shutdown: PostgreSQL recovers from its write-ahead log, Kafka recovers its logs at the next start), and
+     * waits until they are gone; the others keep running. {@link #start(Component)} brings it back.
+     *
+     * @param component the service
+     */
+    public void kill(Component component) {
+        StackComponent c = component(component);
+        long pid = c.pid();
+        c.kill();
+        System.out.printf("[stack] %s killed with SIGKILL (pid %d)%n", c.name(), pid);
+    }
+
+    /**
+     * Starts one service again after {@link #stop(Component)} or {@link #kill(Component)}, on the same port with
+     * the same data (no format, no initdb), and waits until it answers.
+     *
+     * @param component the service
+     * @throws StackException when it is running already or does not answer
+     */
+    public synchronized void start(Component component) {
+        StackComponent c = component(component);
+        report(c, c.start(startTimeout));
+    }
+
+    /**
+     * @param component the service
+     * @return whether its main process runs
+     */
+    public boolean isRunning(Component component) {
+        return component(component).isRunning();
+    }
+
     /** Stops Kafka alone; {@link #startKafka()} brings it back on the same port with the same data. */
     public void stopKafka() {
-        kafka.stop();
+        stop(Component.KAFKA);
     }
 
     /** Starts Kafka again after {@link #stopKafka()} and waits until it answers. */
-    public synchronized void startKafka() {
-        report(kafka, kafka.start(startTimeout));
+    public void startKafka() {
+        start(Component.KAFKA);
     }
 
     /** @return Kafka's bootstrap servers, {@code 127.0.0.1:<port>} */
@@ -207,6 +269,14 @@ public final class LocalStack implements AutoCloseable {
 
     private List<StackComponent> components() {
         return List.of(kafka, postgres, s3);
+    }
+
+    private StackComponent component(Component component) {
+        return switch (component) {
+            case KAFKA -> kafka;
+            case POSTGRES -> postgres;
+            case S3 -> s3;
+        };
     }
 
     private void report(StackComponent component, Map<String, Duration> phases) {

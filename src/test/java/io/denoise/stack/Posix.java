@@ -8,11 +8,13 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.stream.Stream;
 
 /**
  * The few POSIX facts the stack needs: whether we are root, how to drop to an unprivileged user
- * (PostgreSQL refuses to run as root), and how to detach a child from the terminal's signals.
+ * (PostgreSQL refuses to run as root), how to detach a child from the terminal's signals, and what
+ * {@code /proc} says about a process (its session, whether it still runs).
  */
 final class Posix {
 
@@ -117,5 +119,69 @@ final class Posix {
             }
         }
         return false;
+    }
+
+    /**
+     * @param pid a process id
+     * @return the id of the process's session, empty when the process is gone or {@code /proc} cannot tell
+     */
+    static OptionalLong sessionOf(long pid) {
+        String[] fields = statFields(pid);
+        return fields.length > 3 ? OptionalLong.of(Long.parseLong(fields[3])) : OptionalLong.empty();
+    }
+
+    /**
+     * @param session a session id
+     * @return the processes of that session that still run (zombies left out)
+     */
+    static List<Long> sessionMembers(long session) {
+        List<Long> members = new ArrayList<>();
+        try (Stream<Path> entries = Files.list(Path.of("/proc"))) {
+            for (Path entry : (Iterable<Path>) entries::iterator) {
+                String name = entry.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                long pid = Long.parseLong(name);
+                String[] fields = statFields(pid);
+                if (fields.length > 3 && !fields[0].equals("Z") && Long.parseLong(fields[3]) == session) {
+                    members.add(pid);
+                }
+            }
+        } catch (IOException | UncheckedIOException e) {
+            return members;
+        }
+        return members;
+    }
+
+    /**
+     * @param pid a process id
+     * @return whether the process exists and has not exited (a zombie, exited but not yet reaped, does not run)
+     */
+    static boolean isRunning(long pid) {
+        String[] fields = statFields(pid);
+        return fields.length > 0 && !fields[0].equals("Z") && !fields[0].equals("X");
+    }
+
+    /**
+     * @param pid a process id
+     * @return the process's command name ({@code comm}), empty when it is gone
+     */
+    static String commandName(long pid) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid), "comm")).strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** @return the fields of {@code /proc/<pid>/stat} after the command name: state, ppid, pgrp, session, ...; empty when gone */
+    private static String[] statFields(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        } catch (IOException | RuntimeException e) {
+            return new String[0];
+        }
     }
 }

@@ -35,6 +35,10 @@ import org.postgresql.Driver;
  * {@code nobody} cannot reach the data directory (say, under {@code /root}), the cluster lives under the
  * cache directory instead and {@code <dir>} is a symbolic link to it.
  *
+ * <p>After a SIGKILL the next start runs the server on the same cluster (no {@code initdb}): PostgreSQL
+ * replays its write-ahead log (crash recovery) before it accepts connections. A {@code postmaster.pid} left
+ * behind by the killed server is removed first when the process it names is gone.
+ *
  * <p>The server runs under a small shell loop that stops it (fast shutdown) when this JVM is gone or the
  * loop gets SIGTERM.
  */
@@ -101,15 +105,20 @@ final class Postgres extends StackComponent {
         if (!Files.exists(data.resolve("PG_VERSION"))) {
             initdb(binaries, cluster, data, owner);
             phases.done("initdb");
+        } else {
+            removeStaleLockFile(data);
         }
         List<String> command = new ArrayList<>();
         if (owner != null) {
             command.addAll(Posix.runAs(owner));
         }
+        // fsync and full-page writes off: only an operating-system crash could lose what they protect. Commits stay
+        // synchronous: a commit's WAL leaves the server's memory before the client hears of it, so a SIGKILLed
+        // server loses no committed transaction (with synchronous_commit=off it loses the last few hundred ms).
         command.addAll(List.of("sh", "-c", WATCHDOG, "postgres-watchdog", Long.toString(ProcessHandle.current().pid()),
                 binaries.resolve("bin/postgres").toString(), "-D", data.toString(), "-p", Integer.toString(port),
                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                "-c", "fsync=off", "-c", "full_page_writes=off",
                 "-c", "max_connections=200"));
         return command;
     }
@@ -195,6 +204,27 @@ final class Postgres extends StackComponent {
             return relocated;
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot prepare " + dir, e);
+        }
+    }
+
+    /**
+     * Removes {@code postmaster.pid} when the server it names no longer runs. PostgreSQL removes such a file
+     * itself, unless its pid now belongs to another live process (a reused pid) or to a killed server's zombie,
+     * and then it refuses to start; this component's own server is known to be down when this runs.
+     */
+    private static void removeStaleLockFile(Path data) {
+        Path lockFile = data.resolve("postmaster.pid");
+        try {
+            if (!Files.exists(lockFile)) {
+                return;
+            }
+            String first = Files.readAllLines(lockFile).stream().findFirst().orElse("").strip();
+            long pid = first.chars().allMatch(Character::isDigit) && !first.isEmpty() ? Long.parseLong(first) : -1;
+            if (pid <= 0 || !Posix.isRunning(pid) || !Posix.commandName(pid).equals("postgres")) {
+                Files.delete(lockFile);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot check " + lockFile, e);
         }
     }
 

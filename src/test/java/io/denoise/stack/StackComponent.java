@@ -13,7 +13,8 @@ import java.util.Map;
 /**
  * One service of the local stack, run as a child process in a session of its own, with its output in a
  * log file. {@link #start} returns once the service answers; {@link #stop} returns once its processes are
- * gone.
+ * gone; {@link #kill} ends them with SIGKILL, as a crash would. Either way the next {@link #start} brings the
+ * service back on the same port with the data it had.
  *
  * <p>The start is the same for every service: refuse a second start, check that the port is free, resolve
  * the service's classpath, let the subclass {@linkplain #prepare prepare} the command line (writing config,
@@ -123,6 +124,23 @@ abstract class StackComponent {
         if (running != null) {
             running.stop(stopGrace);
         }
+    }
+
+    /**
+     * Kills the service and its child processes with SIGKILL (no clean shutdown), if running, and returns once
+     * they are gone.
+     */
+    final void kill() {
+        ChildProcess running = process;
+        if (running != null) {
+            running.kill();
+        }
+    }
+
+    /** @return whether the service's main process runs */
+    final boolean isRunning() {
+        ChildProcess running = process;
+        return running != null && running.isAlive();
     }
 
     /** @return the main process id, or -1 when not running */
