@@ -27,9 +27,9 @@ class ApiKillIT {
     void jobsAcceptedBeforeTheApiProcessIsKilledAllSucceedAndTheWorkerCarriesOn() throws Exception {
         try (LocalStack stack = Faults.stack("api-kill").build().start();
                 AppProcess worker = AppProcess.start("api-kill-worker", stack, "worker",
-                        Faults.with(Faults.quickRecovery(), "denoise.worker.id", "worker-1"), Faults.quickRecoveryLoop(), true)) {
+                        Faults.with(Faults.quickRecovery(), "denoise.worker.id", "worker-1"), true)) {
             AtomicReference<AppProcess> api = new AtomicReference<>(AppProcess.start("api-kill-api", stack, "api",
-                    Faults.quickRecovery(), Faults.quickRecoveryLoop(), true));
+                    Faults.quickRecovery(), true));
             try {
                 Api client = new Api(api.get());
                 List<String> backlog = Faults.backlog(client, 5);

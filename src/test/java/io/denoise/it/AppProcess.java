@@ -38,27 +38,8 @@ final class AppProcess implements AutoCloseable {
         this.environment = environment;
     }
 
-    /**
-     * Starts the service and waits until it is ready (or, with {@code waitReady} false, until it answers HTTP).
-     *
-     * @param extra more configuration, e.g. {@code denoise.worker.id}
-     */
     static AppProcess start(String name, LocalStack stack, String roles, Map<String, String> extra, boolean waitReady)
             throws IOException, InterruptedException {
-        return start(name, stack, roles, extra, Map.of(), waitReady);
-    }
-
-    /**
-     * Starts the service like {@link #start(String, LocalStack, String, Map, boolean)}, with configuration this
-     * build may not know yet as well.
-     *
-     * @param extra more configuration, as {@code -D} options
-     * @param lenient configuration keys the service may not define (a feature's tuning, for a test written before
-     *     the feature): passed as environment variables ({@code denoise.recovery.interval} →
-     *     {@code DENOISE_RECOVERY_INTERVAL}), which configuration mappings read but never reject as unknown
-     */
-    static AppProcess start(String name, LocalStack stack, String roles, Map<String, String> extra,
-            Map<String, String> lenient, boolean waitReady) throws IOException, InterruptedException {
         Path jar = Path.of(System.getProperty("denoise.app.jar", "target/quarkus-app/quarkus-run.jar")).toAbsolutePath();
         int port = freePort();
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
@@ -74,8 +55,7 @@ final class AppProcess implements AutoCloseable {
         config.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add("-jar");
         command.add(jar.toString());
-        Map<String, String> environment = new java.util.LinkedHashMap<>();
-        lenient.forEach((k, v) -> environment.put(k.toUpperCase(java.util.Locale.ROOT).replaceAll("[^A-Z0-9]", "_"), v));
+        Map<String, String> environment = Map.of();
         Path log = Path.of("target", "it-logs", name + ".log");
         Files.createDirectories(log.getParent());
         Files.deleteIfExists(log);

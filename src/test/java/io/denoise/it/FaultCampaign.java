@@ -40,7 +40,7 @@ import java.util.TreeMap;
  * (1000: one submission per period), {@code --steps N} (4), {@code --images N} (2), {@code --recovery-limit-seconds N}
  * (60), {@code --drain-seconds N} (300: how long accepted jobs may take to end after the last fault),
  * {@code --faults LIST} (postgres,kafka,s3,worker,api), {@code --config k=v,...} (more service configuration,
- * passed leniently, e.g. {@code denoise.worker.lease=5s}). Exits 1 when a target is missed.
+ * e.g. {@code denoise.worker.lease=5s}). Exits 1 when a target is missed.
  */
 public final class FaultCampaign {
 
@@ -91,10 +91,10 @@ public final class FaultCampaign {
 
     private int run() throws Exception {
         long begin = System.nanoTime();
-        api = AppProcess.start("campaign-api", stack, "api", Map.of(), config, true);
+        api = AppProcess.start("campaign-api", stack, "api", config, true);
         for (int i = 0; i < workers.length; i++) {
             workers[i] = AppProcess.start("campaign-worker-" + (i + 1), stack, "worker",
-                    Map.of("denoise.worker.id", "campaign-worker-" + (i + 1)), config, true);
+                    Faults.with(config, "denoise.worker.id", "campaign-worker-" + (i + 1)), true);
         }
         Api client = new Api(api);
         int steps = Integer.parseInt(opts.get("steps"));

@@ -51,20 +51,13 @@ final class Faults {
     }
 
     /**
-     * Test-scoped worker settings that make a fault's recovery quick: a 4 s lease (renewed every 1.3 s), an 8 s
-     * broker lock, a 2 s shutdown grace.
+     * Test-scoped settings that make a fault's recovery quick: a 4 s lease (renewed every 1.3 s), an 8 s broker
+     * lock, a 2 s shutdown grace, and a recovery loop that looks every second at jobs stale for 5 s.
      */
     static Map<String, String> quickRecovery() {
         return Map.of("denoise.worker.lease", "4s", "denoise.worker.lock-duration", "8s",
-                "denoise.worker.shutdown-grace", "2s");
-    }
-
-    /**
-     * Settings of a recovery loop that may not exist in this build (passed leniently, see
-     * {@link AppProcess#start(String, LocalStack, String, Map, Map, boolean)}): look often, treat a job as stale soon.
-     */
-    static Map<String, String> quickRecoveryLoop() {
-        return Map.of("denoise.recovery.interval", "1s", "denoise.recovery.stale-after", "5s");
+                "denoise.worker.shutdown-grace", "2s", "denoise.jobs.recovery-interval", "1s",
+                "denoise.jobs.stale-after", "5s");
     }
 
     /** @return {@code base} with {@code key} set to {@code value} */

@@ -19,10 +19,9 @@ class KafkaKillIT {
     @Test
     void jobsQueuedAndRunningWhenKafkaIsKilledAllSucceedOnceItIsBack() throws Exception {
         try (LocalStack stack = Faults.stack("kafka-kill").build().start();
-                AppProcess api = AppProcess.start("kafka-kill-api", stack, "api", Faults.quickRecovery(),
-                        Faults.quickRecoveryLoop(), true);
+                AppProcess api = AppProcess.start("kafka-kill-api", stack, "api", Faults.quickRecovery(), true);
                 AppProcess worker = AppProcess.start("kafka-kill-worker", stack, "worker",
-                        Faults.with(Faults.quickRecovery(), "denoise.worker.id", "worker-1"), Faults.quickRecoveryLoop(), true)) {
+                        Faults.with(Faults.quickRecovery(), "denoise.worker.id", "worker-1"), true)) {
             Api client = new Api(api);
             List<String> backlog = Faults.backlog(client, 5);
 

@@ -19,10 +19,9 @@ class PostgresKillIT {
     @Test
     void jobsQueuedAndRunningWhenPostgresIsKilledAllSucceedOnceItIsBack() throws Exception {
         try (LocalStack stack = Faults.stack("postgres-kill").build().start();
-                AppProcess api = AppProcess.start("postgres-kill-api", stack, "api", Faults.quickRecovery(),
-                        Faults.quickRecoveryLoop(), true);
+                AppProcess api = AppProcess.start("postgres-kill-api", stack, "api", Faults.quickRecovery(), true);
                 AppProcess worker = AppProcess.start("postgres-kill-worker", stack, "worker",
-                        Faults.with(Faults.quickRecovery(), "denoise.worker.id", "worker-1"), Faults.quickRecoveryLoop(), true)) {
+                        Faults.with(Faults.quickRecovery(), "denoise.worker.id", "worker-1"), true)) {
             Api client = new Api(api);
             List<String> backlog = Faults.backlog(client, 5);
 

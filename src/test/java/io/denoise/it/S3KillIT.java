@@ -20,10 +20,9 @@ class S3KillIT {
     @Test
     void jobsStoringImagesWhenS3IsKilledAllSucceedWithTheirImagesOnceItIsBack() throws Exception {
         try (LocalStack stack = Faults.stack("s3-kill").build().start();
-                AppProcess api = AppProcess.start("s3-kill-api", stack, "api", Faults.quickRecovery(),
-                        Faults.quickRecoveryLoop(), true);
+                AppProcess api = AppProcess.start("s3-kill-api", stack, "api", Faults.quickRecovery(), true);
                 AppProcess worker = AppProcess.start("s3-kill-worker", stack, "worker",
-                        Faults.with(Faults.quickRecovery(), "denoise.worker.id", "worker-1"), Faults.quickRecoveryLoop(), true)) {
+                        Faults.with(Faults.quickRecovery(), "denoise.worker.id", "worker-1"), true)) {
             Api client = new Api(api);
             // one long job runs when S3 dies; the short ones submitted meanwhile run (and try to store) while it is down
             List<String> backlog = Faults.backlog(client, 1);
