@@ -17,6 +17,7 @@ import java.util.UUID;
  * @param preview    progress: a small base64 PNG of image 0, when previews were asked for
  * @param index      image: its position; seed, key likewise
  * @param code       failed: a machine-readable reason; message: a human-readable one
+ * @param timing     succeeded: where the attempt's time went, so the worker's own overhead shows apart
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobEvent(
@@ -35,7 +36,18 @@ public record JobEvent(
         String seed,
         String key,
         String code,
-        String message) {
+        String message,
+        Timing timing) {
+
+    /**
+     * Where a successful attempt's time went.
+     *
+     * @param loopMs          the denoising loop's wall time, first step to last
+     * @param loopInferenceMs of which inside ONNX Runtime
+     * @param attemptMs       the attempt's wall time in the worker, from its claim to its finish write
+     */
+    public record Timing(double loopMs, double loopInferenceMs, double attemptMs) {
+    }
 
     /**
      * The seq of a terminal event written for a job by someone other than a running attempt (a queued job
@@ -58,27 +70,27 @@ public record JobEvent(
 
     public static JobEvent of(UUID jobId, int attempt, long seq, String type) {
         return new JobEvent(jobId, attempt, seq, type, Instant.now(), null, null, null, null, null, null, null, null, null,
-                null, null);
+                null, null, null);
     }
 
     public static JobEvent progress(UUID jobId, int attempt, long seq, int step, int totalSteps, double timestep,
                                     long elapsedMs, long etaMs, String preview) {
         return new JobEvent(jobId, attempt, seq, PROGRESS, Instant.now(), step, totalSteps, timestep, elapsedMs, etaMs,
-                preview, null, null, null, null, null);
+                preview, null, null, null, null, null, null);
     }
 
-    public static JobEvent succeeded(UUID jobId, int attempt, long seq, long pipelineMs) {
+    public static JobEvent succeeded(UUID jobId, int attempt, long seq, long pipelineMs, Timing timing) {
         return new JobEvent(jobId, attempt, seq, SUCCEEDED, Instant.now(), null, null, null, pipelineMs, null, null,
-                null, null, null, null, null);
+                null, null, null, null, null, timing);
     }
 
     public static JobEvent image(UUID jobId, int attempt, long seq, int index, String seed, String key) {
         return new JobEvent(jobId, attempt, seq, IMAGE, Instant.now(), null, null, null, null, null, null, index, seed,
-                key, null, null);
+                key, null, null, null);
     }
 
     public static JobEvent failed(UUID jobId, int attempt, long seq, String code, String message) {
         return new JobEvent(jobId, attempt, seq, FAILED, Instant.now(), null, null, null, null, null, null, null, null,
-                null, code, message);
+                null, code, message, null);
     }
 }

@@ -11,7 +11,17 @@ import java.util.List;
  * @param droppedTokens  prompt tokens cut off because the prompt was longer than the text encoder takes
  * @param wallNanos      the whole generation's wall time
  * @param inferenceNanos of which inside ONNX Runtime {@code run}
+ * @param loop           the denoising loop alone: its wall time and the time inside ONNX Runtime in it, so the
+ *                       cost of what runs between UNet calls (scheduler, guidance, the listener) shows apart
  */
 public record GenerationResult(List<GeneratedImage> images, float[] finalLatents, int modelCalls, int droppedTokens,
-                               long wallNanos, long inferenceNanos) {
+                               long wallNanos, long inferenceNanos, LoopTiming loop) {
+
+    /** The denoising loop's wall time and, of that, the time inside ONNX Runtime. */
+    public record LoopTiming(long wallNanos, long inferenceNanos) {
+        /** Percent of the loop's wall time spent outside ONNX Runtime. */
+        public double outsidePercent() {
+            return wallNanos == 0 ? 0 : 100.0 * (wallNanos - inferenceNanos) / wallNanos;
+        }
+    }
 }

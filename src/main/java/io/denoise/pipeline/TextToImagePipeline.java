@@ -146,13 +146,13 @@ public final class TextToImagePipeline {
                         scheduler.addNoise(initLatents, initNoise, timesteps[0], latents);
                     }
                     // 4. denoising loop
-                    denoise(r, scheduler, timesteps, latents, textStates, noise, new long[] {n, channels, latentH, latentW},
-                            listener, cancel, runOptions, stats);
+                    GenerationResult.LoopTiming loop = denoise(r, scheduler, timesteps, latents, textStates, noise,
+                            new long[] {n, channels, latentH, latentW}, listener, cancel, runOptions, stats);
                     // 5. decode
                     List<GeneratedImage> images = decode(r, latents, perImage, new long[] {1, channels, latentH, latentW},
                             listener, runOptions, stats);
                     return new GenerationResult(images, latents, timesteps.length, positive.droppedTokens(),
-                            System.nanoTime() - start, stats.runNanos());
+                            System.nanoTime() - start, stats.runNanos(), loop);
                 }
             } catch (OrtException e) {
                 if (cancel.isCancelled()) {
@@ -201,7 +201,7 @@ public final class TextToImagePipeline {
         return latents;
     }
 
-    private void denoise(GenerationRequest r, Scheduler scheduler, double[] timesteps, float[] latents,
+    private GenerationResult.LoopTiming denoise(GenerationRequest r, Scheduler scheduler, double[] timesteps, float[] latents,
                          NativeTensor textStates, NoiseSource noise, long[] latentShape, GenerationListener listener,
                          Cancellation cancel, OrtSession.RunOptions runOptions, InferenceStats stats) throws OrtException {
         boolean guided = r.doClassifierFreeGuidance();
@@ -221,6 +221,7 @@ public final class TextToImagePipeline {
         int warmup = timesteps.length - totalSteps * order;
         int stepsDone = 0;
         long loopStart = System.nanoTime();
+        long inferenceAtStart = stats.runNanos();
         try (UNet.Invocation unet = model.unet().prepare(env, batch, (int) latentShape[1], (int) latentShape[2],
                 (int) latentShape[3], textStates)) {
             for (int i = 0; i < timesteps.length; i++) {
@@ -252,6 +253,7 @@ public final class TextToImagePipeline {
                 listener.onStep(new StepProgress(stepsDone, totalSteps, t, elapsed, eta, preview));
             }
         }
+        return new GenerationResult.LoopTiming(System.nanoTime() - loopStart, stats.runNanos() - inferenceAtStart);
     }
 
     /** A preview of image 0 of the batch only: {@link StepProgress#preview()} carries no other. */

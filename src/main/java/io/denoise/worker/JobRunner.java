@@ -33,11 +33,16 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
@@ -81,11 +86,11 @@ public class JobRunner {
     @Inject
     ModelHost models;
 
-    private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "job-heartbeat");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(daemon("job-heartbeat"));
+    /** Sends events in the order they were made, off the inference thread. */
+    private final ExecutorService eventThread = Executors.newSingleThreadExecutor(daemon("job-events"));
+    /** Uploads images in order, while the inference thread decodes the next one. */
+    private final ExecutorService uploadThread = Executors.newSingleThreadExecutor(daemon("job-uploads"));
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
 
     /** Stops the running job for a shutdown: it is released, not cancelled, so another worker runs it. */
@@ -202,18 +207,28 @@ public class JobRunner {
 
     /**
      * One attempt at a job: owns its id, attempt number, event sequence, lease heartbeat and cancellation, and
-     * pairs each status write with its event. Listens to the pipeline (progress and images); not reusable.
+     * pairs each status write with its event. Listens to the pipeline, and does nothing on the inference thread
+     * but note what happened: progress is written to the database by a tick every
+     * {@link WorkerConfig#progressInterval()} (which also reads the cancel flag), events go out from the events
+     * thread, and each image is uploaded on the upload thread while the next one is decoded; the finish is
+     * written once every upload is confirmed. Not reusable.
      */
     private final class Attempt implements GenerationListener, AutoCloseable {
 
         private final UUID id;
         private final int number;
+        private final long claimedAt = System.nanoTime();
         private final AtomicLong seq;
         private final Cancellation cancellation = new Cancellation();
         /** Set when the claim was lost (lease taken over, job ended elsewhere): nothing more is written. */
         private final AtomicBoolean lost = new AtomicBoolean();
-        private final List<JobImage> stored = new ArrayList<>();
-        private final ScheduledFuture<?> heartbeat;
+        private final List<CompletableFuture<JobImage>> uploads = new ArrayList<>();
+        private final AtomicInteger latestStep = new AtomicInteger();
+        private volatile int totalSteps;
+        /** The step last written to the database; read and written by the heartbeat thread only. */
+        private int writtenStep;
+        private final ScheduledFuture<?> leaseTicks;
+        private final ScheduledFuture<?> progressTicks;
 
         Attempt(UUID id, int number) {
             this.id = id;
@@ -221,7 +236,10 @@ public class JobRunner {
             this.seq = new AtomicLong((long) number << 20);
             cancels.register(id, cancellation);
             long every = config.lease().toMillis() / 3;
-            this.heartbeat = heartbeats.scheduleAtFixedRate(this::renewLease, every, every, TimeUnit.MILLISECONDS);
+            this.leaseTicks = heartbeats.scheduleAtFixedRate(this::renewLease, every, every, TimeUnit.MILLISECONDS);
+            long progressEvery = Math.max(10, config.progressInterval().toMillis());
+            this.progressTicks = heartbeats.scheduleAtFixedRate(this::writeProgress, progressEvery, progressEvery,
+                    TimeUnit.MILLISECONDS);
         }
 
         void started() {
@@ -236,6 +254,21 @@ public class JobRunner {
             }
         }
 
+        /** Writes the latest step if it moved since the last write; also learns of a cancel request. */
+        private void writeProgress() {
+            int step = latestStep.get();
+            if (step == writtenStep) {
+                return;
+            }
+            try {
+                react(store.progress(id, number, step, totalSteps));
+                writtenStep = step;
+            } catch (RuntimeException e) {
+                // the database is down: the job goes on; the next tick, the lease heartbeat and the finish retry
+                LOG.debugf("job %s: progress not recorded: %s", id, e.toString());
+            }
+        }
+
         private void react(JobAttempts.Heartbeat beat) {
             if (beat == JobAttempts.Heartbeat.LOST) {
                 lost.set(true);
@@ -247,39 +280,54 @@ public class JobRunner {
 
         @Override
         public void onStep(StepProgress p) {
-            try {
-                react(store.progress(id, number, p.step(), p.totalSteps()));
-            } catch (RuntimeException e) {
-                // the database is down: the job goes on, the lease heartbeat and the finish write retry
-                LOG.debugf("job %s: progress not recorded: %s", id, e.toString());
-            }
-            String preview = p.preview() == null ? null : Base64.getEncoder().encodeToString(p.preview());
-            publish(JobEvent.progress(id, number, seq.incrementAndGet(), p.step(), p.totalSteps(), p.timestep(),
-                    p.elapsedMs(), p.etaMs(), preview));
+            totalSteps = p.totalSteps();
+            latestStep.set(p.step());
+            long eventSeq = seq.incrementAndGet();
+            eventThread.execute(() -> send(JobEvent.progress(id, number, eventSeq, p.step(), p.totalSteps(), p.timestep(),
+                    p.elapsedMs(), p.etaMs(), p.preview() == null ? null : Base64.getEncoder().encodeToString(p.preview()))));
         }
 
         @Override
         public void onImage(GeneratedImage image) {
             String key = ImageStore.imageKey(id, image.index());
-            retrying("store image " + image.index(), () -> {
+            uploads.add(CompletableFuture.supplyAsync(() -> {
+                retrying("store image " + image.index(), () -> {
+                    try {
+                        images.put(key, image.png(), "image/png");
+                        return key;
+                    } catch (ImageStore.StorageException e) {
+                        throw new TransientFailure(e.getMessage(), e);
+                    }
+                });
+                String seed = Long.toUnsignedString(image.seed());
+                publish(JobEvent.image(id, number, seq.incrementAndGet(), image.index(), seed, key));
+                return new JobImage(image.index(), seed, key);
+            }, uploadThread));
+        }
+
+        /** Waits for every upload; the first that failed is thrown (its cause, as the upload threw it). */
+        private List<JobImage> uploaded() {
+            List<JobImage> stored = new ArrayList<>(uploads.size());
+            for (CompletableFuture<JobImage> upload : uploads) {
                 try {
-                    images.put(key, image.png(), "image/png");
-                    return key;
-                } catch (ImageStore.StorageException e) {
-                    throw new TransientFailure(e.getMessage(), e);
+                    stored.add(upload.join());
+                } catch (CompletionException e) {
+                    throw e.getCause() instanceof RuntimeException cause ? cause : e;
                 }
-            });
-            String seed = Long.toUnsignedString(image.seed());
-            stored.add(new JobImage(image.index(), seed, key));
-            publish(JobEvent.image(id, number, seq.incrementAndGet(), image.index(), seed, key));
+            }
+            return stored;
         }
 
         Outcome succeed(GenerationResult result) {
+            List<JobImage> stored = uploaded();
             if (!retrying("finish", () -> store.succeed(id, number, stored))) {
                 LOG.infof("job %s attempt %d finished but no longer holds the job; its result is discarded", id, number);
                 return Outcome.ACCEPT;
             }
-            publish(JobEvent.succeeded(id, number, seq.incrementAndGet(), result.wallNanos() / 1_000_000));
+            GenerationResult.LoopTiming loop = result.loop();
+            publish(JobEvent.succeeded(id, number, seq.incrementAndGet(), result.wallNanos() / 1_000_000,
+                    new JobEvent.Timing(loop.wallNanos() / 1e6, loop.inferenceNanos() / 1e6,
+                            (System.nanoTime() - claimedAt) / 1e6)));
             LOG.infof("job %s attempt %d: succeeded", id, number);
             return Outcome.ACCEPT;
         }
@@ -323,10 +371,19 @@ public class JobRunner {
             return JobRunner.this.retrying(what, id, System.nanoTime() + config.retryFor().toNanos(), action);
         }
 
+        /** Stops the ticks and lets uploads still in flight settle, so nothing of this attempt runs on. */
         @Override
         public void close() {
-            heartbeat.cancel(false);
+            leaseTicks.cancel(false);
+            progressTicks.cancel(false);
             cancels.unregister(id);
+            for (CompletableFuture<JobImage> upload : uploads) {
+                try {
+                    upload.get(config.retryFor().toMillis(), TimeUnit.MILLISECONDS);
+                } catch (Exception e) {
+                    // already reported to the attempt's outcome, or given up
+                }
+            }
         }
     }
 
@@ -360,8 +417,12 @@ public class JobRunner {
         }
     }
 
-    /** Hands an event to the producer without waiting; an event that cannot be sent never stops a job. */
+    /** Hands an event to the events thread; it goes out in order, and one that cannot be sent never stops a job. */
     private void publish(JobEvent event) {
+        eventThread.execute(() -> send(event));
+    }
+
+    private void send(JobEvent event) {
         events.publish(event).exceptionally(e -> {
             LOG.debugf("event %s of job %s not published: %s", event.type(), event.jobId(), e.toString());
             return null;
@@ -393,6 +454,14 @@ public class JobRunner {
             t = t.getCause();
         }
         return t.getClass().getSimpleName() + ": " + t.getMessage();
+    }
+
+    private static ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     private static void sleep(long ms) {

@@ -52,6 +52,14 @@ public interface WorkerConfig {
     @WithDefault("20s")
     Duration shutdownGrace();
 
+    /**
+     * How often a running job's progress is written to the database, at most (default 500ms): {@code GET
+     * /v1/jobs/{id}} is at most this much behind, and the write also reads the job's cancel flag. Progress events
+     * go out at every step regardless.
+     */
+    @WithDefault("500ms")
+    Duration progressInterval();
+
     /** Most images one request may batch (default 8). */
     @WithDefault("8")
     int maxBatchImages();

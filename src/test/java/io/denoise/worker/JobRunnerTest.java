@@ -31,7 +31,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -42,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class JobRunnerTest {
 
     private static final Duration LEASE = Duration.ofMillis(600);
+    private static final Duration PROGRESS_INTERVAL = Duration.ofMillis(50);
     private static ModelHost models;
 
     @BeforeAll
@@ -74,12 +74,12 @@ class JobRunnerTest {
     }
 
     @Test
-    void aJobRunsToSucceededWithItsImagesStoredAndEventsInOrder() {
+    void aJobRunsToSucceededWithItsImagesStoredAndEventsInOrder() throws Exception {
         Job job = store.queued(2);
         assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
         assertEquals(JobStatus.SUCCEEDED, job.status);
         assertEquals(List.of(ImageStore.imageKey(job.id, 0), ImageStore.imageKey(job.id, 1)), List.copyOf(bucket.objects.keySet()).stream().sorted().toList());
-        List<String> types = events.types(job.id);
+        List<String> types = events.typesEndingWith(job.id, JobEvent.SUCCEEDED);
         assertEquals(JobEvent.STARTED, types.get(0));
         assertEquals(JobEvent.SUCCEEDED, types.get(types.size() - 1));
         assertEquals(3, types.stream().filter(JobEvent.PROGRESS::equals).count());
@@ -142,23 +142,23 @@ class JobRunnerTest {
     }
 
     @Test
-    void aJobThatUsedUpItsAttemptsFailsWithThatCodeAndAFailedEvent() {
+    void aJobThatUsedUpItsAttemptsFailsWithThatCodeAndAFailedEvent() throws Exception {
         Job job = store.queued(1);
         job.attempt = new TestJobsConfig().maxAttempts();
         assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
         assertEquals(JobStatus.FAILED, job.status);
         assertEquals("ATTEMPTS_EXHAUSTED", job.errorCode);
-        assertEquals(List.of(JobEvent.FAILED), events.types(job.id));
+        assertEquals(List.of(JobEvent.FAILED), events.typesEndingWith(job.id, JobEvent.FAILED));
     }
 
     @Test
-    void theFailureOfAnUndeliverableRecordIsWrittenBeforeItIsRejectedEvenWhileTheDatabaseIsDown() {
+    void theFailureOfAnUndeliverableRecordIsWrittenBeforeItIsRejectedEvenWhileTheDatabaseIsDown() throws Exception {
         Job job = store.queued(1);
         store.outage("failUnclaimed", 2);
         assertEquals(JobRunner.Outcome.REJECT, runner().failUnclaimed(job.id, "DELIVERY_LIMIT", "delivered 5 times"));
         assertEquals(JobStatus.FAILED, job.status);
         assertEquals("DELIVERY_LIMIT", job.errorCode);
-        assertEquals(List.of(JobEvent.FAILED), events.types(job.id));
+        assertEquals(List.of(JobEvent.FAILED), events.typesEndingWith(job.id, JobEvent.FAILED));
     }
 
     @Test
@@ -172,14 +172,36 @@ class JobRunnerTest {
     }
 
     @Test
-    void theLeaseHeartbeatStopsWithTheAttemptEvenWhenItsStartCannotBeAnnounced() throws Exception {
+    void eventsThatCannotBeSentNeitherStopTheJobNorKeepItsLeaseAlive() throws Exception {
         Job job = store.queued(1);
-        events.failStarted = true;
-        assertThrows(IllegalStateException.class, () -> runner().run(job.id, "w1", 1));
+        events.failAll = true;
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
+        assertEquals(JobStatus.SUCCEEDED, job.status);
         Thread.sleep(LEASE.toMillis());
         int renewals = store.calls("renewLease");
         Thread.sleep(LEASE.toMillis() * 2);
         assertEquals(renewals, store.calls("renewLease"), "the lease is still being renewed after the attempt ended");
+    }
+
+    @Test
+    void nothingButThePipelineRunsOnTheInferenceThread() throws Exception {
+        Job job = store.queued(2);
+        store.params.put(job.id, new JobParameters("a red circle", "", 32, 32, 40, 4.0, "pndm", BigInteger.ONE, 2,
+                null, null, 0.0, "none", 1));
+        long start = System.nanoTime();
+        String inferenceThread = Thread.currentThread().getName();
+        assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
+        long tookMs = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(JobStatus.SUCCEEDED, job.status);
+        assertTrue(store.threads("progress").stream().noneMatch(inferenceThread::equals), "progress written on the inference thread");
+        assertTrue(store.calls("progress") <= tookMs / PROGRESS_INTERVAL.toMillis() + 1,
+                store.calls("progress") + " progress writes in " + tookMs + " ms: not coalesced");
+        assertEquals(List.of("job-uploads", "job-uploads"), bucket.threads);
+        assertTrue(events.threads.stream().allMatch("job-events"::equals), "events sent from " + events.threads);
+        events.typesEndingWith(job.id, JobEvent.SUCCEEDED);
+        List<Long> seqs = events.sent.stream().filter(e -> e.jobId().equals(job.id)).map(JobEvent::seq).toList();
+        assertEquals(seqs.stream().sorted().toList(), seqs, "events out of order");
+        assertEquals(40, events.types(job.id).stream().filter(JobEvent.PROGRESS::equals).count());
     }
 
     static WorkerConfig workerConfig() {
@@ -192,6 +214,7 @@ class JobRunnerTest {
             public Duration shutdownGrace() { return Duration.ofSeconds(1); }
             public int maxBatchImages() { return 8; }
             public Duration retryFor() { return Duration.ofSeconds(20); }
+            public Duration progressInterval() { return PROGRESS_INTERVAL; }
         };
     }
 
@@ -216,6 +239,7 @@ class JobRunnerTest {
         final Map<UUID, JobParameters> params = new ConcurrentHashMap<>();
         private final Map<String, AtomicInteger> outages = new ConcurrentHashMap<>();
         private final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+        private final Map<String, List<String>> threads = new ConcurrentHashMap<>();
         volatile boolean renewOnEveryRead;
 
         Job queued(int numImages) {
@@ -238,8 +262,13 @@ class JobRunnerTest {
             return calls.getOrDefault(operation, new AtomicInteger()).get();
         }
 
+        List<String> threads(String operation) {
+            return threads.getOrDefault(operation, List.of());
+        }
+
         private void call(String operation) {
             calls.computeIfAbsent(operation, o -> new AtomicInteger()).incrementAndGet();
+            threads.computeIfAbsent(operation, o -> new CopyOnWriteArrayList<>()).add(Thread.currentThread().getName());
             AtomicInteger left = outages.get(operation);
             if (left != null && left.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
                 throw new PersistenceException("connection refused (" + operation + ")");
@@ -363,10 +392,12 @@ class JobRunnerTest {
         final Map<String, byte[]> objects = new ConcurrentHashMap<>();
         final AtomicInteger outages = new AtomicInteger();
         final AtomicInteger puts = new AtomicInteger();
+        final List<String> threads = new CopyOnWriteArrayList<>();
 
         @Override
         public void put(String key, byte[] bytes, String contentType) throws ImageStore.StorageException {
             puts.incrementAndGet();
+            threads.add(Thread.currentThread().getName());
             if (outages.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
                 throw new ImageStore.StorageException("S3 is down", null);
             }
@@ -379,18 +410,31 @@ class JobRunnerTest {
         }
     }
 
-    /** Every event, in order; optionally a start that cannot be sent. */
+    /** Every event, in order, and the thread that sent it; optionally none can be sent. */
     static final class RecordingEvents implements JobEvents {
         final List<JobEvent> sent = new CopyOnWriteArrayList<>();
-        volatile boolean failStarted;
+        final List<String> threads = new CopyOnWriteArrayList<>();
+        volatile boolean failAll;
 
         @Override
         public CompletionStage<Void> publish(JobEvent event) {
-            if (failStarted && JobEvent.STARTED.equals(event.type())) {
-                throw new IllegalStateException("the start event cannot be sent");
+            if (failAll) {
+                return CompletableFuture.failedFuture(new IllegalStateException("the broker is down"));
             }
+            threads.add(Thread.currentThread().getName());
             sent.add(event);
             return CompletableFuture.completedFuture(null);
+        }
+
+        /** The job's event types once its last one is {@code last} (events go out on a thread of their own). */
+        List<String> typesEndingWith(UUID jobId, String last) throws InterruptedException {
+            long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            List<String> types = types(jobId);
+            while ((types.isEmpty() || !types.get(types.size() - 1).equals(last)) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+                types = types(jobId);
+            }
+            return types;
         }
 
         List<String> types(UUID jobId) {
