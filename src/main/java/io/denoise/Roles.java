@@ -19,6 +19,13 @@ public class Roles {
     @ConfigProperty(name = "denoise.roles", defaultValue = DEFAULT)
     Set<String> roles;
 
+    /** Roles given directly rather than by configuration (the command line, tests). */
+    public static Roles of(String... names) {
+        Roles r = new Roles();
+        r.roles = Set.of(names);
+        return r;
+    }
+
     public boolean api() {
         return roles.contains(API);
     }

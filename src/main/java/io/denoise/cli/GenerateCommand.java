@@ -46,6 +46,7 @@ public final class GenerateCommand {
               --out FILE               output PNG (default out.png; several images: out-0.png, out-1.png, ...)
               --device cpu|cuda|auto   execution provider (default cpu)
               --threads N              ONNX Runtime intra-op threads (default: one per core)
+              --spin on|off            whether ONNX Runtime's threads spin while waiting (default on)
               --bench N                run N generations and report overhead and memory instead of writing images
               --warmup N               generations before the measured ones (default N/10, at least 3)
             """;
@@ -80,7 +81,12 @@ public final class GenerateCommand {
     }
 
     private static int generate(Map<String, String> opts, PrintStream out) throws Exception {
-        RuntimeOptions runtime = new RuntimeOptions(opts.getOrDefault("device", "cpu"), 0, intOption(opts, "threads", 0));
+        String spin = opts.getOrDefault("spin", "on");
+        if (!spin.equals("on") && !spin.equals("off")) {
+            throw new IllegalArgumentException("--spin must be on or off, not '" + spin + "'");
+        }
+        RuntimeOptions runtime = new RuntimeOptions(opts.getOrDefault("device", "cpu"), 0, intOption(opts, "threads", 0),
+                spin.equals("on"));
         try (ModelSet model = ModelSet.load(Path.of(opts.get("model")), new SessionFactory(runtime))) {
             TextToImagePipeline pipeline = new TextToImagePipeline(model, TextToImagePipeline.Limits.DEFAULT);
             GenerationRequest request = request(model, opts);

@@ -7,8 +7,16 @@ package io.denoise.pipeline;
  *                       (CUDA when it can be initialised, otherwise CPU with a warning)
  * @param cudaDeviceId   the CUDA device ordinal
  * @param intraOpThreads threads ONNX Runtime uses inside one operator; 0 lets it choose (one per core)
+ * @param allowSpinning  whether ONNX Runtime's intra-op threads spin while waiting for work
+ *                       ({@code session.intra_op.allow_spinning}): a little faster on cores of their own, but
+ *                       they burn CPU that an API or another process on the same cores needs
  */
-public record RuntimeOptions(String device, int cudaDeviceId, int intraOpThreads) {
+public record RuntimeOptions(String device, int cudaDeviceId, int intraOpThreads, boolean allowSpinning) {
+
+    /** With ONNX Runtime's default of spinning threads. */
+    public RuntimeOptions(String device, int cudaDeviceId, int intraOpThreads) {
+        this(device, cudaDeviceId, intraOpThreads, true);
+    }
 
     public RuntimeOptions {
         if (!device.equals("cpu") && !device.equals("cuda") && !device.equals("auto")) {

@@ -97,6 +97,7 @@ public final class SessionFactory {
             if (options.intraOpThreads() > 0) {
                 so.setIntraOpNumThreads(options.intraOpThreads());
             }
+            so.addConfigEntry("session.intra_op.allow_spinning", options.allowSpinning() ? "1" : "0");
             return so;
         } catch (OrtException e) {
             so.close();

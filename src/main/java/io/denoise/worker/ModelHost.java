@@ -1,5 +1,6 @@
 package io.denoise.worker;
 
+import io.denoise.Roles;
 import io.denoise.jobs.ModelCard;
 import io.denoise.pipeline.ModelSet;
 import io.denoise.pipeline.ModelSettings;
@@ -32,6 +33,9 @@ public class ModelHost {
     @Inject
     WorkerConfig config;
 
+    @Inject
+    Roles roles;
+
     private final Map<String, ModelSet> models = new LinkedHashMap<>();
     private final Map<String, TextToImagePipeline> pipelines = new LinkedHashMap<>();
     private volatile boolean loaded;
@@ -39,7 +43,8 @@ public class ModelHost {
     /** Loads every configured model; a model that fails to load fails the worker's start. */
     synchronized List<ModelCard> load() {
         ModelsConfig m = modelsConfig;
-        SessionFactory sessions = new SessionFactory(new RuntimeOptions(m.device(), m.cudaDeviceId(), m.intraOpThreads()));
+        SessionFactory sessions = new SessionFactory(new RuntimeOptions(m.device(), m.cudaDeviceId(), m.intraOpThreads(),
+                spinning(m.spin(), roles.api())));
         TextToImagePipeline.Limits limits = new TextToImagePipeline.Limits(config.maxBatchImages(),
                 TextToImagePipeline.Limits.DEFAULT.maxInitImageBytes(), TextToImagePipeline.Limits.DEFAULT.maxInitImagePixels());
         List<ModelCard> cards = new ArrayList<>();
@@ -54,6 +59,16 @@ public class ModelHost {
         }
         loaded = true;
         return cards;
+    }
+
+    /** Whether ONNX Runtime's threads may spin, from {@code denoise.models.spin} and the process's roles. */
+    static boolean spinning(String spin, boolean alsoApi) {
+        return switch (spin) {
+            case "on" -> true;
+            case "off" -> false;
+            case "auto" -> !alsoApi;
+            default -> throw new IllegalArgumentException("denoise.models.spin must be on, off or auto, not '" + spin + "'");
+        };
     }
 
     public boolean isLoaded() {

@@ -29,4 +29,12 @@ public interface ModelsConfig {
     /** ONNX Runtime intra-op threads; 0 = one per core (default 0). */
     @WithDefault("0")
     int intraOpThreads();
+
+    /**
+     * Whether ONNX Runtime's threads spin while they wait for work: {@code on}, {@code off}, or {@code auto}
+     * (default): off when this process also runs the API role, whose requests need the cores the spinning would
+     * take, on for a worker alone.
+     */
+    @WithDefault("auto")
+    String spin();
 }

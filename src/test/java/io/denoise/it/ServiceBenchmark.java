@@ -66,7 +66,7 @@ public final class ServiceBenchmark {
                 Api api = new Api(app);
                 String body = "{\"prompt\":\"a red circle on a white background\",\"numInferenceSteps\":20}";
                 if (Integer.parseInt(opts.get("latency-jobs")) > 0) {
-                    latency(stack, app, api, body, Integer.parseInt(opts.get("latency-jobs")));
+                    latency(stack, api, body, model, Integer.parseInt(opts.get("latency-jobs")));
                 }
             }
             if (Integer.parseInt(opts.get("post-seconds")) > 0) {
@@ -96,11 +96,14 @@ public final class ServiceBenchmark {
     }
 
     /** Submits jobs one at a time to an idle worker and times the events a client would see. */
-    static void latency(LocalStack stack, AppProcess app, Api api, String body, int jobs) throws Exception {
+    static void latency(LocalStack stack, Api api, String body, String model, int jobs) throws Exception {
         List<Double> started = new ArrayList<>();
         List<Double> firstProgress = new ArrayList<>();
         List<Double> overhead = new ArrayList<>();
         List<Double> total = new ArrayList<>();
+        List<Double> loopOutside = new ArrayList<>();
+        List<Double> attempt = new ArrayList<>();
+        List<Double> loop = new ArrayList<>();
         try (KafkaConsumer<String, String> events = tail(stack)) {
             for (int i = 0; i < jobs + 3; i++) {
                 long t0 = System.nanoTime();
@@ -126,6 +129,11 @@ public final class ServiceBenchmark {
                                 firstProgress.add(progressMs);
                                 total.add(at);
                                 overhead.add(at - e.path("elapsedMs").asDouble());
+                                JsonNode timing = e.path("timing");
+                                double loopMs = timing.path("loopMs").asDouble();
+                                loop.add(loopMs);
+                                loopOutside.add(100 * (loopMs - timing.path("loopInferenceMs").asDouble()) / loopMs);
+                                attempt.add(timing.path("attemptMs").asDouble());
                             }
                             progressMs = Double.NaN;
                         }
@@ -141,6 +149,42 @@ public final class ServiceBenchmark {
         print("submit -> first progress event", firstProgress);
         print("submit -> succeeded event", total);
         print("submit -> succeeded minus pipeline time", overhead);
+        print("denoising loop wall time (first step to last)", loop);
+        List<Double> outside = sortedCopy(loopOutside);
+        System.out.printf(Locale.ROOT, "  %-44s p50 %8.2f %%    p90 %8.2f %%    max %8.2f %%   (n=%d)%n",
+                "of which outside ONNX Runtime", pct(outside, 50), pct(outside, 90), outside.get(outside.size() - 1),
+                outside.size());
+        print("attempt wall time in the worker (claim -> finish)", attempt);
+        double alone = pipelineAlone(model, body);
+        double median = sortedCopy(attempt).get(attempt.size() / 2);
+        System.out.printf(Locale.ROOT, "the same generation alone (generate --bench 30, same process settings): mean wall %.1f ms;"
+                + " attempt median / alone = %.2f%n", alone, median / alone);
+    }
+
+    /** Runs {@code generate --bench} on the model in a process of its own and returns its mean wall per generation. */
+    static double pipelineAlone(String model, String body) throws Exception {
+        JsonNode request = JSON.readTree(body);
+        List<String> command = List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
+                System.getProperty("denoise.app.jar", "target/quarkus-app/quarkus-run.jar"), "generate",
+                "--model", "models/" + model, "--prompt", request.path("prompt").asText(),
+                "--steps", request.path("numInferenceSteps").asText(), "--seed", "1", "--device", "cpu",
+                "--spin", "off", "--bench", "30");
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("generate --bench failed: " + output);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("mean wall per generation: ([0-9.]+) ms").matcher(output);
+        if (!m.find()) {
+            throw new IllegalStateException("no mean wall in: " + output);
+        }
+        return Double.parseDouble(m.group(1));
+    }
+
+    private static List<Double> sortedCopy(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        return sorted;
     }
 
     /**

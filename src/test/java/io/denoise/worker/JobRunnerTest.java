@@ -49,6 +49,7 @@ class JobRunnerTest {
         models = new ModelHost();
         models.modelsConfig = new TestModelsConfig();
         models.config = workerConfig();
+        models.roles = io.denoise.Roles.of(io.denoise.Roles.WORKER);
         models.load();
     }
 
@@ -231,6 +232,7 @@ class JobRunnerTest {
         public String device() { return "cpu"; }
         public int cudaDeviceId() { return 0; }
         public int intraOpThreads() { return 1; }
+        public String spin() { return "auto"; }
     }
 
     /** Jobs in memory with the store's transitions; {@link #outage} makes the next calls of an operation fail. */
