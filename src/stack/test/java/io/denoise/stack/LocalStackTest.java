@@ -43,17 +43,14 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * Starts the real stack once (fresh data under {@code target/stack-test/local-stack-test}) and checks each
- * service through the clients the application uses; the last tests restart Kafka alone and then the whole
- * stack.
+ * service through the clients the application uses, Kafka restarted alone, and the whole stack restarted on its
+ * data. Each test uses names of its own and starts with every service up, so they run in any order.
  */
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LocalStackTest {
 
     private static final Path DATA = Path.of("target/stack-test/local-stack-test");
@@ -74,17 +71,26 @@ class LocalStackTest {
         }
     }
 
+    /** Each test starts with every service up, whatever an earlier one left behind. */
+    @BeforeEach
+    void everyServiceUp() {
+        for (LocalStack.Component component : LocalStack.Component.values()) {
+            if (!stack.isRunning(component)) {
+                stack.start(component);
+            }
+        }
+    }
+
     private static LocalStack newStack() {
         return LocalStack.builder().dataDir(DATA).kafkaRecordLockDuration(Duration.ofSeconds(15)).build();
     }
 
     @Test
-    @Order(1)
     void shareConsumerReceivesAndAcceptsAProducedRecord() throws Exception {
-        StackClients.createTopic(stack, "jobs", "workers");
-        StackClients.produce(stack, "jobs", "job-1", "render a cat");
+        StackClients.createTopic(stack, "accept-jobs", "accept-workers");
+        StackClients.produce(stack, "accept-jobs", "job-1", "render a cat");
 
-        StackClients.Accepted accepted = StackClients.acceptWithShareConsumer(stack, "jobs", "workers", "render a cat");
+        StackClients.Accepted accepted = StackClients.acceptWithShareConsumer(stack, "accept-jobs", "accept-workers", "render a cat");
 
         assertEquals("job-1", accepted.record().key());
         assertEquals(1, accepted.record().deliveryCount().orElseThrow().intValue());
@@ -94,7 +100,7 @@ class LocalStackTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         Optional<Long> lag = Optional.empty();
         while (!lag.equals(Optional.of(0L)) && System.nanoTime() < deadline) {
-            SharePartitionOffsetInfo info = StackClients.shareGroupOffsets(stack, "workers").get(new TopicPartition("jobs", 0));
+            SharePartitionOffsetInfo info = StackClients.shareGroupOffsets(stack, "accept-workers").get(new TopicPartition("accept-jobs", 0));
             lag = info == null ? Optional.empty() : info.lag();
             Thread.sleep(200);
         }
@@ -102,14 +108,13 @@ class LocalStackTest {
     }
 
     @Test
-    @Order(2)
     void postgresServesTheApplicationDatabase() throws Exception {
         try (Connection c = StackClients.jdbc(stack); Statement s = c.createStatement()) {
-            s.execute("create table job (id bigint primary key, prompt text not null)");
-            s.execute("insert into job values (1, 'a cat')");
+            s.execute("create table served (id bigint primary key, prompt text not null)");
+            s.execute("insert into served values (1, 'a cat')");
             try (ResultSet r = s.executeQuery("select current_user, current_database(), "
                     + "(select rolsuper from pg_roles where rolname = current_user), "
-                    + "(select prompt from job where id = 1)")) {
+                    + "(select prompt from served where id = 1)")) {
                 assertTrue(r.next());
                 assertEquals("denoise", r.getString(1));
                 assertEquals("denoise", r.getString(2));
@@ -120,7 +125,6 @@ class LocalStackTest {
     }
 
     @Test
-    @Order(3)
     void s3StoresObjectsAndServesPresignedUrls() throws Exception {
         MinioClient minio = MinioClient.builder()
                 .endpoint(stack.s3Endpoint())
@@ -151,7 +155,6 @@ class LocalStackTest {
     }
 
     @Test
-    @Order(4)
     void quarkusConfigPointsAtTheStack() {
         Map<String, String> config = stack.quarkusConfig();
         assertEquals(stack.kafkaBootstrap(), config.get("kafka.bootstrap.servers"));
@@ -165,7 +168,6 @@ class LocalStackTest {
     }
 
     @Test
-    @Order(5)
     void aSecondStackOnTheSamePortFailsClearly() {
         int kafkaPort = Integer.parseInt(stack.kafkaBootstrap().split(":")[1]);
         LocalStack second = LocalStack.builder().dataDir(DATA.resolveSibling("local-stack-test-second"))
@@ -179,7 +181,6 @@ class LocalStackTest {
     }
 
     @Test
-    @Order(6)
     void kafkaStopsAndStartsAloneOnTheSamePort() throws Exception {
         String bootstrap = stack.kafkaBootstrap();
         long postgresPid = stack.pids().get("postgres");
@@ -194,16 +195,25 @@ class LocalStackTest {
 
         assertEquals(bootstrap, stack.kafkaBootstrap());
         assertEquals(postgresPid, stack.pids().get("postgres"));
-        StackClients.produce(stack, "jobs", "job-2", "render a dog");
-        StackClients.Accepted accepted = StackClients.acceptWithShareConsumer(stack, "jobs", "workers", "render a dog");
+        StackClients.createTopic(stack, "restart-jobs", "restart-workers");
+        StackClients.produce(stack, "restart-jobs", "job-2", "render a dog");
+        StackClients.Accepted accepted = StackClients.acceptWithShareConsumer(stack, "restart-jobs", "restart-workers", "render a dog");
         assertEquals("job-2", accepted.record().key());
     }
 
     @Test
-    @Order(7)
     void restartWithTheSameDataDirKeepsTheData() throws Exception {
         StackClients.createTopic(stack, "kept", "kept-group");
         StackClients.produce(stack, "kept", "k", "still here");
+        try (Connection c = StackClients.jdbc(stack); Statement s = c.createStatement()) {
+            s.execute("create table kept (id bigint primary key, prompt text not null)");
+            s.execute("insert into kept values (1, 'a cat')");
+        }
+        MinioClient before = MinioClient.builder().endpoint(stack.s3Endpoint())
+                .credentials(stack.s3AccessKey(), stack.s3SecretKey()).region("us-east-1").build();
+        before.makeBucket(MakeBucketArgs.builder().bucket("kept").build());
+        before.putObject(PutObjectArgs.builder().bucket("kept").object("jobs/1.png")
+                .stream(new ByteArrayInputStream(IMAGE), IMAGE.length, -1).contentType("image/png").build());
         Map<String, Long> pids = stack.pids();
 
         stack.stop();
@@ -213,17 +223,17 @@ class LocalStackTest {
         stack = newStack().start();
 
         try (Connection c = StackClients.jdbc(stack); Statement s = c.createStatement();
-                ResultSet r = s.executeQuery("select prompt from job where id = 1")) {
+                ResultSet r = s.executeQuery("select prompt from kept where id = 1")) {
             assertTrue(r.next());
             assertEquals("a cat", r.getString(1));
         }
         MinioClient minio = MinioClient.builder().endpoint(stack.s3Endpoint())
                 .credentials(stack.s3AccessKey(), stack.s3SecretKey()).region("us-east-1").build();
-        try (GetObjectResponse object = minio.getObject(GetObjectArgs.builder().bucket("images").object("jobs/1.png").build())) {
+        try (GetObjectResponse object = minio.getObject(GetObjectArgs.builder().bucket("kept").object("jobs/1.png").build())) {
             assertArrayEquals(IMAGE, object.readAllBytes());
         }
         try (Admin admin = StackClients.admin(stack)) {
-            assertTrue(admin.listTopics().names().get(30, TimeUnit.SECONDS).containsAll(List.of("jobs", "kept")));
+            assertTrue(admin.listTopics().names().get(30, TimeUnit.SECONDS).contains("kept"));
         }
         assertEquals("still here", readFirst("kept").value());
         assertNotEquals(-1L, stack.pids().get("kafka"));
