@@ -13,7 +13,9 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.Normalizer;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -88,9 +90,17 @@ public final class ClipTokenizer implements AutoCloseable {
         return maxLength;
     }
 
-    /** Tokenizes a prompt: start token, at most {@code maxLength - 2} prompt tokens, end token, padding. */
+    /**
+     * Tokenizes a prompt: start token, at most {@code maxLength - 2} prompt tokens, end token, padding. The text is
+     * cleaned as CLIP's reference tokenizer cleans it, as far as that is reproduced here: NFC, runs of whitespace
+     * folded to one space, then lowercased with Java's context-aware {@link String#toLowerCase(Locale)} (a word-final
+     * capital sigma becomes ς, as Python's {@code str.lower()} makes it; the tokenizers library's own lowercasing
+     * maps it to σ). ftfy's other repairs (mojibake, curly quotes, ligatures, full-width forms) and CLIP's
+     * {@code html.unescape} are not applied.
+     */
     public Tokens encode(String prompt) {
-        long[] content = tokenizer.encode(prompt, false, false).getIds();
+        String cleaned = Normalizer.normalize(prompt, Normalizer.Form.NFC).toLowerCase(Locale.ROOT);
+        long[] content = tokenizer.encode(cleaned, false, false).getIds();
         int room = maxLength - 2;
         int kept = Math.min(content.length, room);
         long[] ids = new long[maxLength];
