@@ -77,7 +77,7 @@ public final class ClipTokenizer implements AutoCloseable {
         try {
             long start = singleId(tokenizer, START);
             long end = singleId(tokenizer, END);
-            long padId = singleId(tokenizer, pad);
+            long padId = vocabularyId(json, pad, tokenizer);
             return new ClipTokenizer(tokenizer, maxLength, start, end, padId);
         } catch (RuntimeException e) {
             tokenizer.close();
@@ -125,6 +125,23 @@ public final class ClipTokenizer implements AutoCloseable {
             throw new ModelLoadException("tokenizer: special token '" + token + "' is not a single vocabulary entry");
         }
         return ids[0];
+    }
+
+    /**
+     * The id of a token as the vocabulary lists it, as transformers' {@code convert_tokens_to_ids} finds the pad
+     * token: SD 2.x pads with {@code "!"}, entry 0, not the id of the word "!" ({@code "!</w>"}, 256) that
+     * tokenizing it would give. Tokens the vocabulary does not list are tokenized and must give one id.
+     */
+    private static long vocabularyId(byte[] tokenizerJson, String token, HuggingFaceTokenizer tokenizer) {
+        try {
+            JsonNode id = JSON.readTree(tokenizerJson).path("model").path("vocab").get(token);
+            if (id != null && id.canConvertToLong()) {
+                return id.asLong();
+            }
+        } catch (IOException e) {
+            throw new ModelLoadException("tokenizer: cannot parse its vocabulary: " + e.getMessage(), e);
+        }
+        return singleId(tokenizer, token);
     }
 
     private static byte[] tokenizerJson(Path dir) {

@@ -80,6 +80,11 @@ public final class UNet extends ModelPart {
         return timestepType;
     }
 
+    /** The declared rank of {@code timestep}: 0 (scalar) or 1 ([1] or [batch]). */
+    public int timestepRank() {
+        return timestepShape == TimestepShape.SCALAR ? 0 : 1;
+    }
+
     /** Latent channels if declared statically, else -1. */
     public long declaredChannels() {
         return declaredChannels;
