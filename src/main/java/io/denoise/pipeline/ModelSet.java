@@ -9,6 +9,7 @@ import io.denoise.scheduler.Schedulers;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.FileVisitOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -200,7 +201,10 @@ public final class ModelSet implements AutoCloseable {
         return dir;
     }
 
-    /** The first 10 hex digits of a SHA-256 over the model's files (paths and contents), as other SD tools show it. */
+    /**
+     * The first 10 hex digits of a SHA-256 over the model's files (paths and contents), as other SD tools show it;
+     * symbolic links (a model directory linked into {@code denoise.models.dir}) are followed.
+     */
     public String hash() {
         return hash;
     }
@@ -310,7 +314,7 @@ public final class ModelSet implements AutoCloseable {
 
 
     private static String hash(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
+        try (Stream<Path> files = Files.walk(dir, FileVisitOption.FOLLOW_LINKS)) {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             byte[] buffer = new byte[1 << 16];
             for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {
