@@ -1,14 +1,15 @@
 package io.denoise;
 
 import io.denoise.cli.GenerateCommand;
+import io.denoise.cli.TokenizeCommand;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.annotations.QuarkusMain;
 
 import java.util.Arrays;
 
 /**
- * Entry point. {@code generate …} runs the pipeline from the command line without starting the service;
- * anything else starts the service in the roles its configuration names.
+ * Entry point. {@code generate …} runs the pipeline from the command line without starting the service,
+ * {@code tokenize …} prints the token ids a model's text encoder gets for some texts; anything else starts the service in the roles its configuration names.
  */
 @QuarkusMain
 public final class Main {
@@ -16,6 +17,9 @@ public final class Main {
     public static void main(String... args) throws Exception {
         if (args.length > 0 && args[0].equals("generate")) {
             System.exit(GenerateCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
+        if (args.length > 0 && args[0].equals("tokenize")) {
+            System.exit(TokenizeCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
         }
         Quarkus.run(args);
     }

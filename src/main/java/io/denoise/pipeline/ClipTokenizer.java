@@ -13,7 +13,9 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.Normalizer;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -75,7 +77,7 @@ public final class ClipTokenizer implements AutoCloseable {
         try {
             long start = singleId(tokenizer, START);
             long end = singleId(tokenizer, END);
-            long padId = singleId(tokenizer, pad);
+            long padId = vocabularyId(json, pad, tokenizer);
             return new ClipTokenizer(tokenizer, maxLength, start, end, padId);
         } catch (RuntimeException e) {
             tokenizer.close();
@@ -88,9 +90,17 @@ public final class ClipTokenizer implements AutoCloseable {
         return maxLength;
     }
 
-    /** Tokenizes a prompt: start token, at most {@code maxLength - 2} prompt tokens, end token, padding. */
+    /**
+     * Tokenizes a prompt: start token, at most {@code maxLength - 2} prompt tokens, end token, padding. The text is
+     * cleaned as CLIP's reference tokenizer cleans it, as far as that is reproduced here: NFC, runs of whitespace
+     * folded to one space, then lowercased with Java's context-aware {@link String#toLowerCase(Locale)} (a word-final
+     * capital sigma becomes ς, as Python's {@code str.lower()} makes it; the tokenizers library's own lowercasing
+     * maps it to σ). ftfy's other repairs (mojibake, curly quotes, ligatures, full-width forms) and CLIP's
+     * {@code html.unescape} are not applied.
+     */
     public Tokens encode(String prompt) {
-        long[] content = tokenizer.encode(prompt, false, false).getIds();
+        String cleaned = Normalizer.normalize(prompt, Normalizer.Form.NFC).toLowerCase(Locale.ROOT);
+        long[] content = tokenizer.encode(cleaned, false, false).getIds();
         int room = maxLength - 2;
         int kept = Math.min(content.length, room);
         long[] ids = new long[maxLength];
@@ -115,6 +125,23 @@ public final class ClipTokenizer implements AutoCloseable {
             throw new ModelLoadException("tokenizer: special token '" + token + "' is not a single vocabulary entry");
         }
         return ids[0];
+    }
+
+    /**
+     * The id of a token as the vocabulary lists it, as transformers' {@code convert_tokens_to_ids} finds the pad
+     * token: SD 2.x pads with {@code "!"}, entry 0, not the id of the word "!" ({@code "!</w>"}, 256) that
+     * tokenizing it would give. Tokens the vocabulary does not list are tokenized and must give one id.
+     */
+    private static long vocabularyId(byte[] tokenizerJson, String token, HuggingFaceTokenizer tokenizer) {
+        try {
+            JsonNode id = JSON.readTree(tokenizerJson).path("model").path("vocab").get(token);
+            if (id != null && id.canConvertToLong()) {
+                return id.asLong();
+            }
+        } catch (IOException e) {
+            throw new ModelLoadException("tokenizer: cannot parse its vocabulary: " + e.getMessage(), e);
+        }
+        return singleId(tokenizer, token);
     }
 
     private static byte[] tokenizerJson(Path dir) {

@@ -9,12 +9,14 @@ import io.denoise.scheduler.Schedulers;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.FileVisitOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -31,6 +33,8 @@ public final class ModelSet implements AutoCloseable {
 
     private static final ObjectMapper JSON = Json.MAPPER;
     private static final double DEFAULT_SCALING_FACTOR = 0.18215;
+    private static final long DEFAULT_LATENT_CHANNELS = 4;
+    static final int DEFAULT_IMAGE_SIZE = 512;
     private static final Map<String, String> SCHEDULER_IDS = Map.of(
             "PNDMScheduler", "pndm",
             "LMSDiscreteScheduler", "lms",
@@ -70,14 +74,8 @@ public final class ModelSet implements AutoCloseable {
             this.schedulerConfig = readMap(schedulerFile);
             String schedulerClass = String.valueOf(schedulerConfig.getOrDefault("_class_name", "PNDMScheduler"));
             JsonNode vaeConfig = Json.readOptional(dir.resolve("vae_decoder").resolve("config.json"));
-            this.scalingFactor = vaeConfig.path("scaling_factor").asDouble(DEFAULT_SCALING_FACTOR);
-            JsonNode blocks = vaeConfig.path("block_out_channels");
-            this.vaeScaleFactor = blocks.isArray() && blocks.size() > 0 ? 1 << (blocks.size() - 1) : 8;
             JsonNode unetConfig = Json.readOptional(dir.resolve("unet").resolve("config.json"));
-            int nativeSize = unetConfig.path("sample_size").asInt(64) * vaeScaleFactor;
-            this.settings = ModelSettings.from(Json.readOptional(dir.resolve("denoise.json")), nativeSize,
-                    SCHEDULER_IDS.getOrDefault(schedulerClass, "pndm"));
-            newScheduler(settings.defaults().scheduler(), 0.0);
+            this.scalingFactor = vaeConfig.path("scaling_factor").asDouble(DEFAULT_SCALING_FACTOR);
 
             this.tokenizer = own(ClipTokenizer.load(require(dir.resolve("tokenizer"))));
             this.textEncoder = own(new TextEncoder(dir.resolve("text_encoder"), sessions));
@@ -96,7 +94,12 @@ public final class ModelSet implements AutoCloseable {
             if (teHidden > 0 && unetHidden > 0 && teHidden != unetHidden) {
                 throw new ModelLoadException("text_encoder hidden size " + teHidden + " does not match unet encoder_hidden_states " + unetHidden);
             }
-            this.latentChannels = latentChannels(vaeConfig);
+            this.latentChannels = latentChannels(vaeConfig, unetConfig);
+            this.vaeScaleFactor = vaeScaleFactor(vaeConfig);
+            int nativeSize = sampleSize(unetConfig) * vaeScaleFactor / 8 * 8;
+            this.settings = ModelSettings.from(Json.readOptional(dir.resolve("denoise.json")), nativeSize, vaeScaleFactor,
+                    SCHEDULER_IDS.getOrDefault(schedulerClass, "pndm"));
+            newScheduler(settings.defaults().scheduler(), 0.0);
             this.hash = hash(dir);
         } catch (RuntimeException e) {
             closeOwned(e);
@@ -122,19 +125,71 @@ public final class ModelSet implements AutoCloseable {
         return part;
     }
 
-    private int latentChannels(JsonNode vaeConfig) {
-        long c = unet.declaredChannels();
-        if (c <= 0) {
-            c = vaeDecoder.declaredChannels();
+    /**
+     * Latent channels, from every place that states them — {@code unet/config.json} ({@code in_channels},
+     * {@code out_channels}), {@code vae_decoder/config.json} ({@code latent_channels}) and the static channel
+     * dimensions of the UNet's input and output and the decoder's input — which must all agree; 4 (Stable
+     * Diffusion's) when none does, which the decoder's probe run then proves or refutes.
+     */
+    private int latentChannels(JsonNode vaeConfig, JsonNode unetConfig) {
+        Map<String, Long> stated = new LinkedHashMap<>();
+        stated.put("unet/config.json in_channels", unetConfig.path("in_channels").asLong(-1));
+        stated.put("unet/config.json out_channels", unetConfig.path("out_channels").asLong(-1));
+        stated.put("unet input 'sample'", unet.declaredChannels());
+        stated.put("unet output", unet.declaredOutputChannels());
+        stated.put("vae_decoder/config.json latent_channels", vaeConfig.path("latent_channels").asLong(-1));
+        stated.put("vae_decoder input 'latent_sample'", vaeDecoder.declaredChannels());
+        stated.values().removeIf(c -> c <= 0);
+        long channels = stated.isEmpty() ? DEFAULT_LATENT_CHANNELS : stated.values().iterator().next();
+        if (stated.values().stream().anyMatch(c -> c != channels)) {
+            throw new ModelLoadException("latent channels disagree: " + stated
+                    + " (a UNet whose input and output channels differ, such as an inpainting UNet, is not supported)");
         }
-        if (c <= 0) {
-            c = vaeConfig.path("latent_channels").asInt(4);
+        return (int) channels;
+    }
+
+    /**
+     * Pixels per latent cell: {@code 2^(len(block_out_channels) - 1)} from {@code vae_decoder/config.json} as
+     * diffusers computes it, else the decoder's static shapes, else a probe run of the decoder.
+     */
+    private int vaeScaleFactor(JsonNode vaeConfig) {
+        JsonNode blocks = vaeConfig.path("block_out_channels");
+        int factor;
+        String source;
+        if (blocks.isArray() && blocks.size() > 0) {
+            factor = 1 << (blocks.size() - 1);
+            source = "vae_decoder/config.json block_out_channels";
+        } else if (vaeDecoder.declaredScaleFactor() > 0) {
+            factor = vaeDecoder.declaredScaleFactor();
+            source = "vae_decoder static shapes";
+        } else {
+            factor = vaeDecoder.probeScaleFactor(sessions.environment(), latentChannels);
+            source = "vae_decoder probe run";
         }
-        long vc = vaeDecoder.declaredChannels();
-        if (vc > 0 && vc != c) {
-            throw new ModelLoadException("unet has " + c + " latent channels but vae_decoder takes " + vc);
+        if (factor < 1 || factor > 64 || Integer.bitCount(factor) != 1) {
+            throw new ModelLoadException("VAE scale factor " + factor + " (from " + source + ") is not a power of two in 1..64");
         }
-        return (int) c;
+        return factor;
+    }
+
+    /**
+     * The UNet's native latent size: {@code sample_size} from {@code unet/config.json}, else the static size of its
+     * {@code sample} input, else {@value #DEFAULT_IMAGE_SIZE} pixels' worth, the default of diffusers'
+     * {@code OnnxStableDiffusionPipeline}.
+     */
+    private int sampleSize(JsonNode unetConfig) {
+        JsonNode size = unetConfig.path("sample_size");
+        if (size.isArray() && size.size() > 0) {
+            size = size.get(0);
+        }
+        if (size.canConvertToInt() && size.asInt() > 0) {
+            return size.asInt();
+        }
+        long[] declared = unet.declaredLatentSize();
+        if (declared != null) {
+            return (int) declared[0];
+        }
+        return Math.max(1, DEFAULT_IMAGE_SIZE / vaeScaleFactor);
     }
 
     /** The directory name, which is the model's id in requests. */
@@ -146,7 +201,10 @@ public final class ModelSet implements AutoCloseable {
         return dir;
     }
 
-    /** The first 10 hex digits of a SHA-256 over the model's files (paths and contents), as other SD tools show it. */
+    /**
+     * The first 10 hex digits of a SHA-256 over the model's files (paths and contents), as other SD tools show it;
+     * symbolic links (a model directory linked into {@code denoise.models.dir}) are followed.
+     */
     public String hash() {
         return hash;
     }
@@ -163,7 +221,7 @@ public final class ModelSet implements AutoCloseable {
         return latentChannels;
     }
 
-    /** Pixels per latent cell along each axis (8 for Stable Diffusion). */
+    /** Pixels per latent cell along each axis (8 for Stable Diffusion; read from the model, never assumed). */
     public int vaeScaleFactor() {
         return vaeScaleFactor;
     }
@@ -256,7 +314,7 @@ public final class ModelSet implements AutoCloseable {
 
 
     private static String hash(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
+        try (Stream<Path> files = Files.walk(dir, FileVisitOption.FOLLOW_LINKS)) {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             byte[] buffer = new byte[1 << 16];
             for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {

@@ -3,8 +3,10 @@ package io.denoise.pipeline;
 import com.fasterxml.jackson.databind.JsonNode;
 
 /**
- * Denoise's own per-model settings, read from the model's {@code denoise.json}; models without one (real SD
- * exports) get Stable Diffusion's defaults.
+ * Denoise's own per-model settings, read from the model's optional {@code denoise.json}; what it leaves out is
+ * derived from the model itself: the default size is the UNet's native size ({@code sample_size} × VAE scale
+ * factor), sizes range from 8 latent cells to twice the native size, and guidance, steps and image count take
+ * diffusers' defaults (7.5, 50, at most 4).
  *
  * @param defaults what a request that leaves a field out gets
  * @param limits   what a request may ask for
@@ -39,10 +41,15 @@ public record ModelSettings(Defaults defaults, Limits limits, Preview preview) {
     /**
      * Reads settings from a parsed {@code denoise.json} (missing node → all defaults).
      *
-     * @param nativeSize the model's native image size (from the UNet's config), used when no default size is given
-     * @param scheduler  the scheduler the model's {@code scheduler_config.json} names, used when no default is given
+     * @param nativeSize      the model's native image size in pixels, a multiple of 8 (the UNet's sample size times
+     *                        the VAE scale factor), used when no default size is given
+     * @param vaeScaleFactor  pixels per latent cell; the derived smallest size is 8 cells
+     * @param scheduler       the scheduler the model's {@code scheduler_config.json} names, used when no default
+     *                        is given
      */
-    static ModelSettings from(JsonNode json, int nativeSize, String scheduler) {
+    static ModelSettings from(JsonNode json, int nativeSize, int vaeScaleFactor, String scheduler) {
+        int minSize = roundUpTo8(8 * vaeScaleFactor);
+        int maxSize = Math.max(minSize, 2 * nativeSize);
         JsonNode d = json.path("defaults");
         Defaults defaults = new Defaults(
                 d.path("guidanceScale").asDouble(7.5),
@@ -52,10 +59,10 @@ public record ModelSettings(Defaults defaults, Limits limits, Preview preview) {
                 d.path("scheduler").asText(scheduler));
         JsonNode l = json.path("limits");
         Limits limits = new Limits(
-                l.path("minWidth").asInt(64),
-                l.path("maxWidth").asInt(Math.max(1024, nativeSize)),
-                l.path("minHeight").asInt(64),
-                l.path("maxHeight").asInt(Math.max(1024, nativeSize)),
+                l.path("minWidth").asInt(minSize),
+                l.path("maxWidth").asInt(maxSize),
+                l.path("minHeight").asInt(minSize),
+                l.path("maxHeight").asInt(maxSize),
                 l.path("maxSteps").asInt(150),
                 l.path("maxImages").asInt(4));
         JsonNode p = json.path("preview");
@@ -81,6 +88,10 @@ public record ModelSettings(Defaults defaults, Limits limits, Preview preview) {
         ModelSettings settings = new ModelSettings(defaults, limits, new Preview(factors, bias));
         settings.check();
         return settings;
+    }
+
+    private static int roundUpTo8(int pixels) {
+        return (pixels + 7) / 8 * 8;
     }
 
     private void check() {

@@ -53,8 +53,9 @@ public final class TextToImagePipeline {
         if (r.negativePrompt() == null) {
             throw new InvalidRequestException("negativePrompt", "must not be null (use \"\" for none)");
         }
-        checkSize("width", r.width(), l.minWidth(), l.maxWidth());
-        checkSize("height", r.height(), l.minHeight(), l.maxHeight());
+        int multiple = Math.max(8, model.vaeScaleFactor());
+        checkSize("width", r.width(), multiple, l.minWidth(), l.maxWidth());
+        checkSize("height", r.height(), multiple, l.minHeight(), l.maxHeight());
         if (r.numInferenceSteps() < 1 || r.numInferenceSteps() > l.maxSteps()) {
             throw new InvalidRequestException("numInferenceSteps", "must be between 1 and " + l.maxSteps());
         }
@@ -87,9 +88,9 @@ public final class TextToImagePipeline {
         }
     }
 
-    private static void checkSize(String field, int value, int min, int max) {
-        if (value % 8 != 0 || value < min || value > max) {
-            throw new InvalidRequestException(field, "must be a multiple of 8 between " + min + " and " + max);
+    private static void checkSize(String field, int value, int multiple, int min, int max) {
+        if (value % multiple != 0 || value < min || value > max) {
+            throw new InvalidRequestException(field, "must be a multiple of " + multiple + " between " + min + " and " + max);
         }
     }
 
@@ -132,14 +133,11 @@ public final class TextToImagePipeline {
                         generators[i] = new TorchGenerator(r.seedOf(i));
                     }
                     NoiseSource noise = perImageNoise(generators, perImage);
-                    float[] latents = new float[n * perImage];
+                    float[] latents;
                     if (initPixels == null) {
-                        noise.sample(latents);
-                        float sigma = (float) scheduler.initNoiseSigma();
-                        for (int i = 0; i < latents.length; i++) {
-                            latents[i] *= sigma;
-                        }
+                        latents = prepareLatents(scheduler, noise, n * perImage);
                     } else {
+                        latents = new float[n * perImage];
                         float[] initLatents = encodeInitImage(initPixels, r, n, perImage, runOptions, stats);
                         float[] initNoise = new float[latents.length];
                         noise.sample(initNoise);
@@ -165,7 +163,27 @@ public final class TextToImagePipeline {
         }
     }
 
-    private NativeTensor encodePrompt(GenerationRequest r, ClipTokenizer.Tokens positive, OrtSession.RunOptions runOptions,
+    /**
+     * Stage 3 of text-to-image — the starting latents: standard normal noise from {@code noise} (each image's own
+     * generator) times the scheduler's {@code initNoiseSigma}, as diffusers' {@code prepare_latents}.
+     *
+     * @return [numImages, channels, h/s, w/s] flat, {@code size} values
+     */
+    static float[] prepareLatents(Scheduler scheduler, NoiseSource noise, int size) {
+        float[] latents = new float[size];
+        noise.sample(latents);
+        float sigma = (float) scheduler.initNoiseSigma();
+        for (int i = 0; i < latents.length; i++) {
+            latents[i] *= sigma;
+        }
+        return latents;
+    }
+
+    /**
+     * Stage 1 — the text states of the negative prompt (when guided) and the prompt, each repeated per image:
+     * [(guided ? 2 : 1) · numImages, 77, hidden], owned by the caller.
+     */
+    NativeTensor encodePrompt(GenerationRequest r, ClipTokenizer.Tokens positive, OrtSession.RunOptions runOptions,
                                       InferenceStats stats) throws OrtException {
         boolean guided = r.doClassifierFreeGuidance();
         long[][] ids = guided
@@ -299,7 +317,7 @@ public final class TextToImagePipeline {
     }
 
     /** Noise drawn per image from that image's generator, so image {@code i} can be regenerated alone. */
-    private static NoiseSource perImageNoise(TorchGenerator[] generators, int perImage) {
+    static NoiseSource perImageNoise(TorchGenerator[] generators, int perImage) {
         float[] draw = new float[perImage];
         return out -> {
             if (out.length != generators.length * perImage) {

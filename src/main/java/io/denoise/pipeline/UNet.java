@@ -12,7 +12,7 @@ import java.util.Set;
 import java.util.Arrays;
 
 /**
- * The denoising UNet: {@code sample [batch, channels, h/8, w/8]}, {@code timestep} and
+ * The denoising UNet: {@code sample [batch, channels, h/s, w/s]} (s: the VAE scale factor), {@code timestep} and
  * {@code encoder_hidden_states [batch, 77, hidden]} → {@code out_sample} (same shape as sample). Float tensors are
  * float32 or float16 as the export declares; {@code timestep} may be float32, float16 or int64, a scalar, shape [1]
  * or shape [batch]. Thread-safe; per-generation buffers live in {@link Invocation}.
@@ -29,6 +29,8 @@ public final class UNet extends ModelPart {
     private final ElementType timestepType;
     private final TimestepShape timestepShape;
     private final long declaredChannels;
+    private final long declaredOutputChannels;
+    private final long[] declaredSample;
     private final long declaredHidden;
     private final String outputName;
 
@@ -37,7 +39,8 @@ public final class UNet extends ModelPart {
         try {
             TensorInfo sample = input(SAMPLE);
             this.floatType = floatType(sample, SAMPLE);
-            this.declaredChannels = shape(sample, SAMPLE, 4)[1];
+            this.declaredSample = shape(sample, SAMPLE, 4);
+            this.declaredChannels = declaredSample[1];
             TensorInfo ehs = input(ENCODER_HIDDEN_STATES);
             if (floatType(ehs, ENCODER_HIDDEN_STATES) != floatType) {
                 throw mismatch("'" + ENCODER_HIDDEN_STATES + "' is " + ehs.type + " but '" + SAMPLE + "' is " + sample.type);
@@ -58,9 +61,11 @@ public final class UNet extends ModelPart {
                 throw mismatch("input '" + TIMESTEP + "' must be a scalar or rank 1, found shape " + Arrays.toString(ts));
             }
             this.outputName = outputNamed("out_sample");
-            if (floatType(output(outputName), outputName) != floatType) {
+            TensorInfo out = output(outputName);
+            if (floatType(out, outputName) != floatType) {
                 throw mismatch("output '" + outputName + "' must have the dtype of '" + SAMPLE + "'");
             }
+            this.declaredOutputChannels = shape(out, outputName, 4)[1];
         } catch (RuntimeException e) {
             closeQuietly();
             throw e;
@@ -75,9 +80,24 @@ public final class UNet extends ModelPart {
         return timestepType;
     }
 
+    /** The declared rank of {@code timestep}: 0 (scalar) or 1 ([1] or [batch]). */
+    public int timestepRank() {
+        return timestepShape == TimestepShape.SCALAR ? 0 : 1;
+    }
+
     /** Latent channels if declared statically, else -1. */
     public long declaredChannels() {
         return declaredChannels;
+    }
+
+    /** Channels of the predicted noise if declared statically, else -1. */
+    public long declaredOutputChannels() {
+        return declaredOutputChannels;
+    }
+
+    /** The latent size {@code [height, width]} if the export fixed it (community exports with static shapes), else null. */
+    public long[] declaredLatentSize() {
+        return declaredSample[2] > 0 && declaredSample[3] > 0 ? new long[] {declaredSample[2], declaredSample[3]} : null;
     }
 
     /** Hidden size of the text states if declared statically, else -1. */

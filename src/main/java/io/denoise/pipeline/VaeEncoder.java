@@ -9,7 +9,7 @@ import java.nio.file.Path;
 
 /**
  * The VAE encoder used by image-to-image: {@code sample [batch, 3, h, w]} in [-1, 1] →
- * {@code latent_sample [batch, channels, h/8, w/8]} (unscaled). The bundled models export the latent
+ * {@code latent_sample [batch, channels, h/s, w/s] (s: the VAE scale factor)} (unscaled). The bundled models export the latent
  * distribution's mean, so encoding is deterministic; the standard diffusers export samples from the distribution
  * inside the graph, with ONNX Runtime's own random numbers, which the seed does not control. Thread-safe.
  */
@@ -39,7 +39,7 @@ public final class VaeEncoder extends ModelPart {
      * Encodes images.
      *
      * @param pixels [batch, 3, h, w] in [-1, 1]
-     * @return the unscaled latents [batch, channels, h/8, w/8]
+     * @return the unscaled latents [batch, channels, h/s, w/s] (s: the VAE scale factor)
      */
     public float[] encode(OrtEnvironment env, float[] pixels, long[] shape, OrtSession.RunOptions runOptions,
                           InferenceStats stats) throws OrtException {
