@@ -3,6 +3,7 @@ package io.denoise.jobs;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.denoise.Roles;
+import io.denoise.Threads;
 import io.denoise.messaging.EventPublisher;
 import io.denoise.messaging.JobEvent;
 import io.denoise.messaging.JobRecord;
@@ -19,7 +20,6 @@ import org.jboss.logging.Logger;
 
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -75,11 +75,7 @@ public class JobRecovery {
         if (!roles.api()) {
             return;
         }
-        loop = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "job-recovery");
-            t.setDaemon(true);
-            return t;
-        });
+        loop = Threads.scheduled("job-recovery");
         long every = config.recoveryInterval().toMillis();
         loop.scheduleWithFixedDelay(this::recoverSafely, every, every, TimeUnit.MILLISECONDS);
     }

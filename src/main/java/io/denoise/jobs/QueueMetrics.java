@@ -1,6 +1,7 @@
 package io.denoise.jobs;
 
 import io.denoise.Roles;
+import io.denoise.Threads;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.narayana.jta.QuarkusTransaction;
@@ -15,7 +16,6 @@ import org.jboss.logging.Logger;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -46,11 +46,7 @@ public class QueueMetrics {
         if (!roles.api()) {
             return;
         }
-        refresher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "queue-metrics");
-            t.setDaemon(true);
-            return t;
-        });
+        refresher = Threads.scheduled("queue-metrics");
         refresher.scheduleWithFixedDelay(this::refresh, 0, 5, TimeUnit.SECONDS);
     }
 

@@ -1,5 +1,6 @@
 package io.denoise.worker;
 
+import io.denoise.Threads;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobParameters;
@@ -39,7 +40,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -86,11 +86,11 @@ public class JobRunner {
     @Inject
     ModelHost models;
 
-    private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(daemon("job-heartbeat"));
+    private final ScheduledExecutorService heartbeats = Threads.scheduled("job-heartbeat");
     /** Sends events in the order they were made, off the inference thread. */
-    private final ExecutorService eventThread = Executors.newSingleThreadExecutor(daemon("job-events"));
+    private final ExecutorService eventThread = Executors.newSingleThreadExecutor(Threads.daemon("job-events"));
     /** Uploads images in order, while the inference thread decodes the next one. */
-    private final ExecutorService uploadThread = Executors.newSingleThreadExecutor(daemon("job-uploads"));
+    private final ExecutorService uploadThread = Executors.newSingleThreadExecutor(Threads.daemon("job-uploads"));
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
 
     /** Stops the running job for a shutdown: it is released, not cancelled, so another worker runs it. */
@@ -454,14 +454,6 @@ public class JobRunner {
             t = t.getCause();
         }
         return t.getClass().getSimpleName() + ": " + t.getMessage();
-    }
-
-    private static ThreadFactory daemon(String name) {
-        return r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            return t;
-        };
     }
 
     private static void sleep(long ms) {

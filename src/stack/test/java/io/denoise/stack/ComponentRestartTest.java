@@ -96,7 +96,7 @@ class ComponentRestartTest {
         for (ProcessHandle p : family) {
             assertFalse(Posix.isRunning(p.pid()), "process " + p.pid() + " of PostgreSQL is gone");
         }
-        assertThrows(IOException.class, () -> connect(url.replaceFirst("jdbc:postgresql://([^/]+)/.*", "$1")),
+        assertThrows(IOException.class, () -> StackClients.connect(url.replaceFirst("jdbc:postgresql://([^/]+)/.*", "$1")),
                 "nothing listens while PostgreSQL is down");
         assertFalse(open.isValid(2), "the open connection died with its backend");
         open.close();
@@ -126,13 +126,13 @@ class ComponentRestartTest {
         stack.kill(Component.KAFKA);
 
         assertFalse(stack.isRunning(Component.KAFKA));
-        assertThrows(IOException.class, () -> connect(bootstrap), "nothing listens while Kafka is down");
+        assertThrows(IOException.class, () -> StackClients.connect(bootstrap), "nothing listens while Kafka is down");
 
         stack.start(Component.KAFKA);
 
         assertEquals(bootstrap, stack.kafkaBootstrap());
         assertFalse(stack.startTimes().get("kafka").containsKey("format"), "the log dirs were reused");
-        assertEquals("before the crash", readFirst(topic).value());
+        assertEquals("before the crash", StackClients.readFirst(stack, topic).value());
         StackClients.produce(stack, topic, "job-2", "after the crash");
         StackClients.Accepted accepted = StackClients.acceptWithShareConsumer(stack, topic, topic + "-group", "after the crash");
         assertEquals("job-2", accepted.record().key());
@@ -152,7 +152,7 @@ class ComponentRestartTest {
         stack.kill(Component.S3);
 
         assertFalse(stack.isRunning(Component.S3));
-        assertThrows(IOException.class, () -> connect(endpoint.replace("http://", "")), "nothing listens while S3 is down");
+        assertThrows(IOException.class, () -> StackClients.connect(endpoint.replace("http://", "")), "nothing listens while S3 is down");
 
         stack.start(Component.S3);
 
@@ -232,28 +232,4 @@ class ComponentRestartTest {
                 .credentials(stack.s3AccessKey(), stack.s3SecretKey()).region("us-east-1").build();
     }
 
-    private static ConsumerRecord<String, String> readFirst(String topic) {
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafkaBootstrap(),
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class))) {
-            TopicPartition partition = new TopicPartition(topic, 0);
-            consumer.assign(List.of(partition));
-            consumer.seekToBeginning(List.of(partition));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofSeconds(1))) {
-                    return record;
-                }
-            }
-            throw new AssertionError("No record on " + topic);
-        }
-    }
-
-    private static void connect(String hostPort) throws IOException {
-        String[] parts = hostPort.split(":");
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(parts[0], Integer.parseInt(parts[1])), 2000);
-        }
-    }
 }

@@ -186,7 +186,7 @@ class LocalStackTest {
         long postgresPid = stack.pids().get("postgres");
         stack.stopKafka();
         assertEquals(-1L, stack.pids().get("kafka"));
-        assertThrows(IOException.class, () -> connect(bootstrap), "nothing listens while Kafka is down");
+        assertThrows(IOException.class, () -> StackClients.connect(bootstrap), "nothing listens while Kafka is down");
         try (Connection c = StackClients.jdbc(stack)) {
             assertTrue(c.isValid(5), "PostgreSQL is unaffected");
         }
@@ -235,32 +235,8 @@ class LocalStackTest {
         try (Admin admin = StackClients.admin(stack)) {
             assertTrue(admin.listTopics().names().get(30, TimeUnit.SECONDS).contains("kept"));
         }
-        assertEquals("still here", readFirst("kept").value());
+        assertEquals("still here", StackClients.readFirst(stack, "kept").value());
         assertNotEquals(-1L, stack.pids().get("kafka"));
     }
 
-    private static ConsumerRecord<String, String> readFirst(String topic) {
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafkaBootstrap(),
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class))) {
-            TopicPartition partition = new TopicPartition(topic, 0);
-            consumer.assign(List.of(partition));
-            consumer.seekToBeginning(List.of(partition));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofSeconds(1))) {
-                    return record;
-                }
-            }
-            throw new AssertionError("No record on " + topic);
-        }
-    }
-
-    private static void connect(String hostPort) throws IOException {
-        String[] parts = hostPort.split(":");
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(parts[0], Integer.parseInt(parts[1])), 2000);
-        }
-    }
 }

@@ -1,5 +1,9 @@
 package io.denoise.stack;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -110,5 +114,32 @@ final class StackClients {
     /** @return a connection to the application's database as the application's user */
     static Connection jdbc(LocalStack stack) throws SQLException {
         return DriverManager.getConnection(stack.jdbcUrl(), stack.dbUser(), stack.dbPassword());
+    }
+
+    /** The first record of partition 0 of {@code topic}, read from the beginning (waits up to 60 s). */
+    static ConsumerRecord<String, String> readFirst(LocalStack stack, String topic) {
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.kafkaBootstrap(),
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class))) {
+            TopicPartition partition = new TopicPartition(topic, 0);
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofSeconds(1))) {
+                    return record;
+                }
+            }
+            throw new AssertionError("No record on " + topic);
+        }
+    }
+
+    /** Opens and closes a TCP connection to {@code host:port}; throws when nothing listens. */
+    static void connect(String hostPort) throws IOException {
+        String[] parts = hostPort.split(":");
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(parts[0], Integer.parseInt(parts[1])), 2000);
+        }
     }
 }
