@@ -10,6 +10,7 @@ import io.denoise.pipeline.RuntimeOptions;
 import io.denoise.pipeline.SessionFactory;
 import io.denoise.pipeline.StepProgress;
 import io.denoise.pipeline.TextToImagePipeline;
+import io.denoise.scheduler.Schedulers;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -37,7 +38,7 @@ public final class GenerateCommand {
               --seed N                 unsigned 64-bit seed (default: random, printed)
               --steps N                denoising steps (default: the model's)
               --guidance X             classifier-free guidance scale (default: the model's)
-              --scheduler ID           pndm, lms, ddim, euler, euler-ancestral, dpmpp-2m, dpmpp-2m-karras, ddpm, heun, unipc
+              --scheduler ID           %s
               --width N --height N     multiples of 8 (default: the model's)
               --num-images N           images in one batch (image i uses seed + i)
               --init-image FILE        image-to-image from a PNG or JPEG
@@ -49,7 +50,7 @@ public final class GenerateCommand {
               --spin on|off            whether ONNX Runtime's threads spin while waiting (default on)
               --bench N                run N generations and report overhead and memory instead of writing images
               --warmup N               generations before the measured ones (default N/10, at least 3)
-            """;
+            """.formatted(String.join(", ", Schedulers.ids()));
 
     private GenerateCommand() {
     }

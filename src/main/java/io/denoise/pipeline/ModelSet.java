@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.denoise.scheduler.Scheduler;
 import io.denoise.scheduler.SchedulerConfig;
+import io.denoise.scheduler.SchedulerKind;
 import io.denoise.scheduler.Schedulers;
 
 import java.io.IOException;
@@ -35,16 +36,6 @@ public final class ModelSet implements AutoCloseable {
     private static final double DEFAULT_SCALING_FACTOR = 0.18215;
     private static final long DEFAULT_LATENT_CHANNELS = 4;
     static final int DEFAULT_IMAGE_SIZE = 512;
-    private static final Map<String, String> SCHEDULER_IDS = Map.of(
-            "PNDMScheduler", "pndm",
-            "LMSDiscreteScheduler", "lms",
-            "DDIMScheduler", "ddim",
-            "EulerDiscreteScheduler", "euler",
-            "EulerAncestralDiscreteScheduler", "euler-ancestral",
-            "DPMSolverMultistepScheduler", "dpmpp-2m",
-            "DDPMScheduler", "ddpm",
-            "HeunDiscreteScheduler", "heun",
-            "UniPCMultistepScheduler", "unipc");
 
     private final String name;
     private final Path dir;
@@ -98,7 +89,7 @@ public final class ModelSet implements AutoCloseable {
             this.vaeScaleFactor = vaeScaleFactor(vaeConfig);
             int nativeSize = sampleSize(unetConfig) * vaeScaleFactor / 8 * 8;
             this.settings = ModelSettings.from(Json.readOptional(dir.resolve("denoise.json")), nativeSize, vaeScaleFactor,
-                    SCHEDULER_IDS.getOrDefault(schedulerClass, "pndm"));
+                    SchedulerKind.forClass(schedulerClass).orElse(SchedulerKind.PNDM).id());
             newScheduler(settings.defaults().scheduler(), 0.0);
             this.hash = hash(dir);
         } catch (RuntimeException e) {

@@ -165,19 +165,6 @@ public record SchedulerConfig(
             "use_dynamic_shifting");
     private static final List<String> DISABLED_WHEN_SET = List.of("shift_terminal", "solver_p");
 
-    /** The class-dependent defaults that each diffusers scheduler class resolves into its config. */
-    private static final Map<String, Map<String, Object>> CLASS_DEFAULTS = Map.of(
-            "PNDMScheduler", classDefaults("leading", Map.of("set_alpha_to_one", false)),
-            "DDIMScheduler", classDefaults("leading", Map.of("set_alpha_to_one", true, "clip_sample", true)),
-            "DDPMScheduler", classDefaults("leading", Map.of("clip_sample", true, "variance_type", "fixed_small")),
-            "LMSDiscreteScheduler", classDefaults("linspace", Map.of()),
-            "EulerDiscreteScheduler", classDefaults("linspace", Map.of()),
-            "EulerAncestralDiscreteScheduler", classDefaults("linspace", Map.of()),
-            "HeunDiscreteScheduler", Map.of("beta_start", 0.00085, "beta_end", 0.012, "timestep_spacing", "linspace",
-                    "clip_sample", false),
-            "DPMSolverMultistepScheduler", classDefaults("linspace", Map.of("solver_type", "midpoint")),
-            "UniPCMultistepScheduler", classDefaults("linspace", Map.of("solver_type", "bh2")));
-
     /** Validates components and freezes the lists. */
     public SchedulerConfig {
         if (numTrainTimesteps < 1) {
@@ -230,7 +217,7 @@ public record SchedulerConfig(
         Map<String, Object> resolved = new LinkedHashMap<>();
         Object className = json.get("_class_name");
         if (className != null) {
-            resolved.putAll(CLASS_DEFAULTS.getOrDefault(className.toString(), Map.of()));
+            SchedulerKind.forClass(className.toString()).ifPresent(kind -> resolved.putAll(kind.classDefaults()));
         }
         json.forEach((key, value) -> {
             if (value != null || !resolved.containsKey(key)) {
@@ -332,14 +319,6 @@ public record SchedulerConfig(
         Map<String, Object> m = toMap();
         m.putAll(overrides);
         return fromMap(m);
-    }
-
-    private static Map<String, Object> classDefaults(String spacing, Map<String, Object> extra) {
-        Map<String, Object> m = new LinkedHashMap<>(extra);
-        m.put("beta_start", 0.0001);
-        m.put("beta_end", 0.02);
-        m.put("timestep_spacing", spacing);
-        return Map.copyOf(m);
     }
 
     private static void putIfSet(Map<String, Object> m, String key, Object value) {
