@@ -126,7 +126,7 @@ public abstract class ModelPart implements AutoCloseable {
             input.put(values);
             try (OrtSession.Result result = run(Map.of(inputName, input.onnx()), Set.of(outputName), Map.of(),
                     runOptions, stats)) {
-                return Tensors.toFloats((OnnxTensor) result.get(outputName).orElseThrow());
+                return OnnxOutputs.toFloats((OnnxTensor) result.get(outputName).orElseThrow());
             }
         }
     }

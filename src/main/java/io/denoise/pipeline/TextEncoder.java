@@ -73,7 +73,7 @@ public final class TextEncoder extends ModelPart {
                 long[] shape = hidden.getInfo().getShape();
                 NativeTensor copy = NativeTensor.allocate(env, outputType, shape);
                 try {
-                    Tensors.copy(hidden, copy);
+                    OnnxOutputs.copy(hidden, copy);
                 } catch (RuntimeException | OrtException e) {
                     copy.close();
                     throw e;

@@ -3,10 +3,10 @@ package io.denoise.pipeline;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import io.denoise.scheduler.NoiseSource;
+import io.denoise.random.NoiseSource;
 import io.denoise.scheduler.Scheduler;
 import io.denoise.scheduler.Schedulers;
-import io.denoise.scheduler.TorchGenerator;
+import io.denoise.random.TorchGenerator;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

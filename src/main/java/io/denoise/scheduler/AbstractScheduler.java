@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
 import io.denoise.scheduler.SchedulerConfig.TimestepSpacing;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -48,8 +49,8 @@ abstract class AbstractScheduler implements Scheduler {
 
     @Override
     public void scaleModelInput(float[] sample, double timestep, float[] out) {
-        Tensors.requireSameLength(sample, out);
-        Tensors.copy(sample, out);
+        Elementwise.requireSameLength(sample, out);
+        Elementwise.copy(sample, out);
     }
 
     @Override
@@ -92,7 +93,7 @@ abstract class AbstractScheduler implements Scheduler {
      * @return the buffer, valid until the next draw
      */
     float[] drawNoise(NoiseSource noise, int length) {
-        noiseBuffer = Tensors.ensure(noiseBuffer, length);
+        noiseBuffer = Elementwise.ensure(noiseBuffer, length);
         noise.sample(noiseBuffer);
         return noiseBuffer;
     }

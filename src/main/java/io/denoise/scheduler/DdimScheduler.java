@@ -1,5 +1,7 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
+
 /**
  * Port of diffusers' {@code DDIMScheduler} (denoising diffusion implicit models, Song et al. 2020, formulas 12 and
  * 16). Reads {@code num_train_timesteps}, {@code beta_*}, {@code trained_betas}, {@code clip_sample} (default true),
@@ -54,7 +56,7 @@ public final class DdimScheduler extends DiscreteTimeScheduler {
     /** Port of {@code DDIMScheduler.step} ({@code use_clipped_model_output=False}). */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         requireTimesteps();
         int t = integerTimestep(timestep);
         int prev = t - config.numTrainTimesteps() / numInferenceSteps;

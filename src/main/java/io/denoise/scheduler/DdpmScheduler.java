@@ -1,5 +1,7 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
+
 /**
  * Port of diffusers' {@code DDPMScheduler} (denoising diffusion probabilistic models, Ho et al. 2020, formulas 6, 7
  * and 15). Reads {@code num_train_timesteps}, {@code beta_*}, {@code trained_betas}, {@code variance_type}
@@ -31,7 +33,7 @@ public final class DdpmScheduler extends DiscreteTimeScheduler {
     /** Port of {@code DDPMScheduler.step}. */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         int t = integerTimestep(timestep);
         int prev = previousTimestep(t);
         double alphaProdT = alphaProd(t);

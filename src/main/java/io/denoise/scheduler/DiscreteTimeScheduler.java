@@ -45,10 +45,10 @@ abstract class DiscreteTimeScheduler extends AbstractScheduler {
     /** Port of {@code DDPMScheduler.add_noise}: {@code sqrt(a_t) * x0 + sqrt(1 - a_t) * noise}. */
     @Override
     public void addNoise(float[] original, float[] noise, double timestep, float[] out) {
-        Tensors.requireSameLength(original, noise, out);
+        Elementwise.requireSameLength(original, noise, out);
         float alphaProd = (float) alphaProd(integerTimestep(timestep));
         double sqrtAlpha = (float) Math.sqrt(alphaProd);
         double sqrtOneMinusAlpha = (float) Math.sqrt(1f - alphaProd);
-        Tensors.combine(out, sqrtAlpha, original, sqrtOneMinusAlpha, noise);
+        Elementwise.combine(out, sqrtAlpha, original, sqrtOneMinusAlpha, noise);
     }
 }

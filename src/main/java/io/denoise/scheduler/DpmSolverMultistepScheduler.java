@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
 import io.denoise.scheduler.SchedulerConfig.AlgorithmType;
 import io.denoise.scheduler.SchedulerConfig.BetaSchedule;
 import io.denoise.scheduler.SchedulerConfig.FinalSigmasType;
@@ -73,7 +74,7 @@ public final class DpmSolverMultistepScheduler extends MultistepScheduler {
     /** Port of {@code DPMSolverMultistepScheduler.step}. */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         int i = currentStepIndex(timestep);
         int n = timesteps.length;
         boolean fewSteps = config.lowerOrderFinal() && n < LOWER_ORDER_FINAL_MAX_STEPS;
@@ -105,7 +106,7 @@ public final class DpmSolverMultistepScheduler extends MultistepScheduler {
     private void firstOrderUpdate(float[] sample, int i) {
         double h = lambdaAt(i + 1) - lambdaAt(i);
         double[] base = baseCoefficients(i, h);
-        Tensors.combine(sample, base[0], sample, base[1], modelOutput(0));
+        Elementwise.combine(sample, base[0], sample, base[1], modelOutput(0));
     }
 
     /** Port of {@code multistep_dpm_solver_second_order_update} (midpoint or heun form). */
@@ -129,7 +130,7 @@ public final class DpmSolverMultistepScheduler extends MultistepScheduler {
         // D1 = (m0 - m1) / r0
         double c0 = base[1] + d1Coeff / r0;
         double c1 = -d1Coeff / r0;
-        Tensors.combine(sample, base[0], sample, c0, modelOutput(0), c1, modelOutput(1));
+        Elementwise.combine(sample, base[0], sample, c0, modelOutput(0), c1, modelOutput(1));
     }
 
     /** Port of {@code multistep_dpm_solver_third_order_update}. */
@@ -159,7 +160,7 @@ public final class DpmSolverMultistepScheduler extends MultistepScheduler {
         double c0 = base[1] + d10 / r0;
         double c1 = -d10 / r0 + d11 / r1;
         double c2 = -d11 / r1;
-        Tensors.combine(sample, new double[] {base[0], c0, c1, c2},
+        Elementwise.combine(sample, new double[] {base[0], c0, c1, c2},
                 new float[][] {sample, modelOutput(0), modelOutput(1), modelOutput(2)});
     }
 

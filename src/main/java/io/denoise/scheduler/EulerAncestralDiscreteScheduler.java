@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
 import io.denoise.scheduler.SchedulerConfig.PredictionType;
 
 /**
@@ -36,7 +37,7 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     /** Port of {@code EulerAncestralDiscreteScheduler.step}. */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         int i = currentStepIndex(timestep);
         double sigmaFrom = sigmas[i];
         double sigmaTo = sigmas[i + 1];
@@ -46,7 +47,7 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
         double[] d = Prediction.kDiffusionDerivative(config.predictionType(), sigmaFrom);
         double dt = sigmaDown - sigmaFrom;
         float[] noiseTerm = drawNoise(noise, sample.length);
-        Tensors.combine(sample, 1 + d[0] * dt, sample, d[1] * dt, modelOutput, sigmaUp, noiseTerm);
+        Elementwise.combine(sample, 1 + d[0] * dt, sample, d[1] * dt, modelOutput, sigmaUp, noiseTerm);
         stepIndex++;
     }
 }

@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
 import io.denoise.scheduler.SchedulerConfig.FinalSigmasType;
 import io.denoise.scheduler.SchedulerConfig.InterpolationType;
 import io.denoise.scheduler.SchedulerConfig.PredictionType;
@@ -63,12 +64,12 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
     /** Port of {@code EulerDiscreteScheduler.step} with {@code s_churn = 0}. */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         int i = currentStepIndex(timestep);
         double sigma = sigmas[i];
         double[] d = Prediction.kDiffusionDerivative(config.predictionType(), sigma);
         double dt = sigmas[i + 1] - sigma;
-        Tensors.combine(sample, 1 + d[0] * dt, sample, d[1] * dt, modelOutput);
+        Elementwise.combine(sample, 1 + d[0] * dt, sample, d[1] * dt, modelOutput);
         stepIndex++;
     }
 }

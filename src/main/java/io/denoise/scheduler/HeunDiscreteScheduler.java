@@ -1,5 +1,7 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
+
 /**
  * Port of diffusers' {@code HeunDiscreteScheduler} (Heun's second-order method, Karras et al. 2022, Algorithm 1).
  * Reads {@code num_train_timesteps}, {@code beta_*} (defaults 0.00085 / 0.012), {@code trained_betas},
@@ -62,7 +64,7 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
     /** Port of {@code HeunDiscreteScheduler.step}. */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         int i = currentStepIndex(timestep);
         boolean firstOrder = Double.isNaN(pendingDt);
         double sigma = firstOrder ? sigmas[i] : sigmas[i - 1];
@@ -71,17 +73,17 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
         double[] x0 = Prediction.kDiffusionX0(config.predictionType(), sigmaInput);
         float[] derivative;
         if (firstOrder) {
-            previousDerivative = Tensors.ensure(previousDerivative, sample.length);
-            firstOrderSample = Tensors.ensure(firstOrderSample, sample.length);
+            previousDerivative = Elementwise.ensure(previousDerivative, sample.length);
+            firstOrderSample = Elementwise.ensure(firstOrderSample, sample.length);
             derivative = previousDerivative;
             writeDerivative(derivative, sample, modelOutput, x0, sigma);
             System.arraycopy(sample, 0, firstOrderSample, 0, sample.length);
             pendingDt = sigmaNext - sigma;
-            Tensors.combine(sample, 1, sample, pendingDt, derivative);
+            Elementwise.combine(sample, 1, sample, pendingDt, derivative);
         } else {
             derivative = sample;
             writeDerivative(derivative, sample, modelOutput, x0, sigmaNext);
-            Tensors.combine(sample, 1, firstOrderSample, 0.5 * pendingDt, previousDerivative,
+            Elementwise.combine(sample, 1, firstOrderSample, 0.5 * pendingDt, previousDerivative,
                     0.5 * pendingDt, derivative);
             pendingDt = Double.NaN;
         }

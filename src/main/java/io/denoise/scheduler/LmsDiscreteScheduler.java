@@ -1,5 +1,7 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
+
 /**
  * Port of diffusers' {@code LMSDiscreteScheduler} (linear multistep method of order 4 on the k-diffusion ODE).
  * Reads {@code num_train_timesteps}, {@code beta_*}, {@code trained_betas}, {@code use_karras_sigmas},
@@ -47,12 +49,12 @@ public final class LmsDiscreteScheduler extends SigmaScheduler {
     /** Port of {@code LMSDiscreteScheduler.step} with the default {@code order=4}. */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         int t = currentStepIndex(timestep);
         double[] d = Prediction.kDiffusionDerivative(config.predictionType(), sigmas[t]);
-        float[] derivative = Tensors.ensure(derivatives[derivativeHead], sample.length);
+        float[] derivative = Elementwise.ensure(derivatives[derivativeHead], sample.length);
         derivatives[derivativeHead] = derivative;
-        Tensors.combine(derivative, d[0], sample, d[1], modelOutput);
+        Elementwise.combine(derivative, d[0], sample, d[1], modelOutput);
         derivativeHead = (derivativeHead + 1) % ORDER;
         derivativeCount = Math.min(derivativeCount + 1, ORDER);
 
@@ -66,7 +68,7 @@ public final class LmsDiscreteScheduler extends SigmaScheduler {
             coefficients[k + 1] = lmsCoefficient(order, t, k);
             terms[k + 1] = derivatives[Math.floorMod(derivativeHead - 1 - k, ORDER)];
         }
-        Tensors.combine(sample, coefficients, terms);
+        Elementwise.combine(sample, coefficients, terms);
         stepIndex++;
     }
 

@@ -104,7 +104,7 @@ abstract class MultistepScheduler extends IndexedScheduler {
         double[] c = toX0
                 ? Prediction.x0(config.predictionType(), alpha, sigma)
                 : Prediction.epsilon(config.predictionType(), alpha, sigma);
-        Tensors.combine(out, c[0], sample, c[1], modelOutput);
+        Elementwise.combine(out, c[0], sample, c[1], modelOutput);
     }
 
     /**
@@ -112,7 +112,7 @@ abstract class MultistepScheduler extends IndexedScheduler {
      * that the last push evicted.
      */
     float[] conversionBuffer(int length) {
-        spare = Tensors.ensure(spare, length);
+        spare = Elementwise.ensure(spare, length);
         return spare;
     }
 
@@ -144,9 +144,9 @@ abstract class MultistepScheduler extends IndexedScheduler {
     /** Port of {@code DPMSolverMultistepScheduler.add_noise}: {@code alpha_t * x0 + sigma_t * noise}. */
     @Override
     public void addNoise(float[] original, float[] noise, double timestep, float[] out) {
-        Tensors.requireSameLength(original, noise, out);
+        Elementwise.requireSameLength(original, noise, out);
         int index = addNoiseIndex(timestep);
-        Tensors.combine(out, alphaAt(index), original, sigmaAt(index), noise);
+        Elementwise.combine(out, alphaAt(index), original, sigmaAt(index), noise);
     }
 
     /** Port of {@code DPMSolverMultistepScheduler.index_for_timestep}: last index if absent, second match if repeated. */

@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
 import io.denoise.scheduler.SchedulerConfig.PredictionType;
 import java.util.Arrays;
 
@@ -105,10 +106,10 @@ public final class PndmScheduler extends DiscreteTimeScheduler {
     /** Port of {@code PNDMScheduler.step}: {@code step_prk} for the first PRK timesteps, then {@code step_plms}. */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         requireTimesteps();
-        combined = Tensors.ensure(combined, sample.length);
-        curSample = Tensors.ensure(curSample, sample.length);
+        combined = Elementwise.ensure(combined, sample.length);
+        curSample = Elementwise.ensure(curSample, sample.length);
         if (counter < prkTimesteps.length && !config.skipPrkSteps()) {
             stepPrk(modelOutput, integerTimestep(timestep), sample);
         } else {
@@ -127,7 +128,7 @@ public final class PndmScheduler extends DiscreteTimeScheduler {
         }
         switch (counter % 4) {
             case 0:
-                Tensors.combine(curModelOutput, 1, curModelOutput, 1.0 / 6, modelOutput);
+                Elementwise.combine(curModelOutput, 1, curModelOutput, 1.0 / 6, modelOutput);
                 pushEts(modelOutput);
                 System.arraycopy(sample, 0, curSample, 0, sample.length);
                 hasCurSample = true;
@@ -135,11 +136,11 @@ public final class PndmScheduler extends DiscreteTimeScheduler {
                 break;
             case 1:
             case 2:
-                Tensors.combine(curModelOutput, 1, curModelOutput, 1.0 / 3, modelOutput);
+                Elementwise.combine(curModelOutput, 1, curModelOutput, 1.0 / 3, modelOutput);
                 System.arraycopy(modelOutput, 0, combined, 0, sample.length);
                 break;
             default:
-                Tensors.combine(combined, 1, curModelOutput, 1.0 / 6, modelOutput);
+                Elementwise.combine(combined, 1, curModelOutput, 1.0 / 6, modelOutput);
                 Arrays.fill(curModelOutput, 0f);
                 break;
         }
@@ -167,15 +168,15 @@ public final class PndmScheduler extends DiscreteTimeScheduler {
             System.arraycopy(sample, 0, curSample, 0, sample.length);
             hasCurSample = true;
         } else if (etsCount == 1 && counter == 1) {
-            Tensors.combine(combined, 0.5, modelOutput, 0.5, ets(0));
+            Elementwise.combine(combined, 0.5, modelOutput, 0.5, ets(0));
             from = curSample;
             hasCurSample = false;
         } else if (etsCount == 2) {
-            Tensors.combine(combined, 1.5, ets(0), -0.5, ets(1));
+            Elementwise.combine(combined, 1.5, ets(0), -0.5, ets(1));
         } else if (etsCount == 3) {
-            Tensors.combine(combined, 23.0 / 12, ets(0), -16.0 / 12, ets(1), 5.0 / 12, ets(2));
+            Elementwise.combine(combined, 23.0 / 12, ets(0), -16.0 / 12, ets(1), 5.0 / 12, ets(2));
         } else {
-            Tensors.combine(combined, new double[] {55.0 / 24, -59.0 / 24, 37.0 / 24, -9.0 / 24},
+            Elementwise.combine(combined, new double[] {55.0 / 24, -59.0 / 24, 37.0 / 24, -9.0 / 24},
                     new float[][] {ets(0), ets(1), ets(2), ets(3)});
         }
         previousSample(from, fromTimestep, prevTimestep, combined, sample);
@@ -194,11 +195,11 @@ public final class PndmScheduler extends DiscreteTimeScheduler {
         double sampleCoeff = Math.sqrt(alphaProdPrev / alphaProdT);
         double denominator = alphaProdT * Math.sqrt(betaProdPrev) + Math.sqrt(alphaProdT * betaProdT * alphaProdPrev);
         double epsCoeff = -(alphaProdPrev - alphaProdT) / denominator;
-        Tensors.combine(out, sampleCoeff + epsCoeff * eps[0], from, epsCoeff * eps[1], modelOutput);
+        Elementwise.combine(out, sampleCoeff + epsCoeff * eps[0], from, epsCoeff * eps[1], modelOutput);
     }
 
     private void pushEts(float[] modelOutput) {
-        float[] slot = Tensors.ensure(ets[etsHead], modelOutput.length);
+        float[] slot = Elementwise.ensure(ets[etsHead], modelOutput.length);
         System.arraycopy(modelOutput, 0, slot, 0, modelOutput.length);
         ets[etsHead] = slot;
         etsHead = (etsHead + 1) % PNDM_ORDER;

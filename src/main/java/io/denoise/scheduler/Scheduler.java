@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
 import java.util.Optional;
 import java.util.OptionalInt;
 

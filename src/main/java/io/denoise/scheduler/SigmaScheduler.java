@@ -111,7 +111,7 @@ abstract class SigmaScheduler extends IndexedScheduler {
     /** Port of {@code scale_model_input}: {@code sample / sqrt(sigma^2 + 1)}, in float32. */
     @Override
     public void scaleModelInput(float[] sample, double timestep, float[] out) {
-        Tensors.requireSameLength(sample, out);
+        Elementwise.requireSameLength(sample, out);
         float sigma = (float) sigmas[currentStepIndex(timestep)];
         float scale = (float) Math.sqrt(sigma * sigma + 1f);
         for (int i = 0; i < sample.length; i++) {
@@ -122,7 +122,7 @@ abstract class SigmaScheduler extends IndexedScheduler {
     /** Port of {@code EulerDiscreteScheduler.add_noise}: {@code x0 + sigma * noise}. */
     @Override
     public void addNoise(float[] original, float[] noise, double timestep, float[] out) {
-        Tensors.requireSameLength(original, noise, out);
+        Elementwise.requireSameLength(original, noise, out);
         float sigma = (float) sigmas[addNoiseIndex(timestep)];
         for (int i = 0; i < out.length; i++) {
             out[i] = original[i] + noise[i] * sigma;

@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
 import java.util.Arrays;
 
 /**
@@ -48,7 +49,7 @@ public final class UniPcMultistepScheduler extends MultistepScheduler {
     /** Port of {@code UniPCMultistepScheduler.step}. */
     @Override
     public void step(float[] modelOutput, double timestep, float[] sample, NoiseSource noise) {
-        Tensors.requireSameLength(modelOutput, sample);
+        Elementwise.requireSameLength(modelOutput, sample);
         int i = currentStepIndex(timestep);
         boolean useCorrector = i > 0 && !config.disableCorrector().contains(i - 1) && hasLastSample;
 
@@ -65,7 +66,7 @@ public final class UniPcMultistepScheduler extends MultistepScheduler {
         }
         thisOrder = Math.min(order, lowerOrderNums + 1);
 
-        lastSample = Tensors.ensure(lastSample, sample.length);
+        lastSample = Elementwise.ensure(lastSample, sample.length);
         System.arraycopy(sample, 0, lastSample, 0, sample.length);
         hasLastSample = true;
         predict(sample, i, thisOrder);
@@ -145,7 +146,7 @@ public final class UniPcMultistepScheduler extends MultistepScheduler {
         }
         coefficients[1] = m0Coeff;
         terms[1] = modelOutput(0);
-        Tensors.combine(out, coefficients, terms);
+        Elementwise.combine(out, coefficients, terms);
     }
 
     /** {@code h_phi_1}, {@code B(h)} and the system {@code R rho = b} of the B(h) update. */

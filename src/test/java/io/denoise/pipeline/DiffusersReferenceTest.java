@@ -3,7 +3,7 @@ package io.denoise.pipeline;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.denoise.scheduler.Scheduler;
-import io.denoise.scheduler.TorchGenerator;
+import io.denoise.random.TorchGenerator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 

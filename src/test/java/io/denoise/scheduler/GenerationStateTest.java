@@ -1,5 +1,7 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
+import io.denoise.random.TorchGenerator;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

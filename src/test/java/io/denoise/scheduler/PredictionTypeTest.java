@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.TorchGenerator;
 import static io.denoise.scheduler.TensorAssert.assertClose;
 
 import java.util.Map;

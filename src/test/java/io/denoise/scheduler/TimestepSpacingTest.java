@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.NoiseSource;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,5 +1,6 @@
 package io.denoise.scheduler;
 
+import io.denoise.random.TorchGenerator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 

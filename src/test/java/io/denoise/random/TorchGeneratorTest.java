@@ -1,4 +1,4 @@
-package io.denoise.scheduler;
+package io.denoise.random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

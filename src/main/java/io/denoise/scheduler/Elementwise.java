@@ -6,9 +6,9 @@ package io.denoise.scheduler;
  *
  * <p>Stateless and thread-safe.
  */
-final class Tensors {
+final class Elementwise {
 
-    private Tensors() {
+    private Elementwise() {
     }
 
     /** {@code out = a * x + b * y}. */

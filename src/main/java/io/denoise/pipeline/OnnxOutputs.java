@@ -6,9 +6,9 @@ import ai.onnxruntime.OrtException;
 import java.nio.ShortBuffer;
 
 /** Copies between ONNX Runtime result tensors and {@link NativeTensor}s or Java arrays. */
-final class Tensors {
+final class OnnxOutputs {
 
-    private Tensors() {
+    private OnnxOutputs() {
     }
 
     /** Copies a float32 or float16 result into a tensor of the same type and size. */

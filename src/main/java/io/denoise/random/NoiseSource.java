@@ -1,4 +1,4 @@
-package io.denoise.scheduler;
+package io.denoise.random;
 
 /**
  * Supplies standard normal noise to stochastic scheduler steps (DDIM with {@code eta > 0}, Euler ancestral, DDPM),

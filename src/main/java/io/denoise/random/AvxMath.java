@@ -1,4 +1,4 @@
-package io.denoise.scheduler;
+package io.denoise.random;
 
 /**
  * Scalar, bit-exact port of the single-precision {@code log256_ps} and {@code sincos256_ps} routines of PyTorch's

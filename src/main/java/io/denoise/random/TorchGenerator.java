@@ -1,4 +1,4 @@
-package io.denoise.scheduler;
+package io.denoise.random;
 
 /**
  * Bit-exact Java port of PyTorch's CPU random generator ({@code torch.Generator('cpu')}) as far as
