@@ -272,7 +272,7 @@ public class Automatic1111Resource {
                             job.errorMessage));
         }
         JobParameters p = store.parameters(job);
-        List<JobImage> stored = job.status == JobStatus.SUCCEEDED ? new ArrayList<>(store.images(job)) : List.of();
+        List<JobImage> stored = new ArrayList<>(job.status == JobStatus.SUCCEEDED ? store.images(job) : List.of());
         stored.sort(Comparator.comparingInt(JobImage::index));
         boolean send = !request.path("send_images").isBoolean() || request.path("send_images").booleanValue();
         List<String> encoded = new ArrayList<>();
