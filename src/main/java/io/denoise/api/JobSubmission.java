@@ -51,8 +51,8 @@ public record JobSubmission(
                 + "with imageToImage.")
         String initImage,
         @Schema(description = "Image-to-image strength in (0, 1], leaving at least one step "
-                + "(numInferenceSteps × strength ≥ 1); only with initImage.", minimum = "0", exclusiveMinimum = true,
-                maximum = "1", defaultValue = "0.75")
+                + "(numInferenceSteps × strength ≥ 1); only with initImage, where it defaults to 0.75.",
+                minimum = "0", exclusiveMinimum = true, maximum = "1")
         Double strength,
         @Schema(description = "DDIM's eta, 0 to 1 (0: deterministic DDIM).", minimum = "0", maximum = "1",
                 defaultValue = "0")

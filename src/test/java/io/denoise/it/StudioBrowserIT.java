@@ -114,8 +114,10 @@ class StudioBrowserIT {
         List<Long> firstPreviewMs = new ArrayList<>();
         for (int run = 0; run < 5; run++) {
             fill(PROMPT, 40, 64, 64, "7" + run);
+            String before = String.valueOf(run().getAttribute("data-job"));
             byId("generate").click();
-            waitFor(Duration.ofSeconds(30), "a first live preview", () -> run().getAttribute("data-first-preview-ms") != null);
+            waitFor(Duration.ofSeconds(30), "a first live preview", () -> !before.equals(run().getAttribute("data-job"))
+                    && run().getAttribute("data-first-preview-ms") != null);
             firstPreviewMs.add(Long.parseLong(run().getAttribute("data-first-preview-ms")));
             String first = byId("preview-image").getAttribute("src");
             waitFor(Duration.ofSeconds(30), "the preview to change", () -> !first.equals(byId("preview-image").getAttribute("src")));
