@@ -145,6 +145,7 @@ function start(job, clickedAt) {
   $('run-prompt').textContent = job.parameters.prompt;
   $('cancel').disabled = false;
   $('preview-image').hidden = true;
+  document.querySelector('.preview-frame').hidden = false;
   $('preview-placeholder').hidden = false;
   $('preview-placeholder').textContent = job.parameters.preview === 'none' ? 'previews are off for this job' : 'waiting for the first step…';
   $('connection').hidden = true;
@@ -225,6 +226,7 @@ async function finish(id, type, event) {
   if (type === 'cancelled') $('run-error').textContent = `Cancelled at step ${job.progress.step} of ${job.progress.totalSteps}.`;
   if (type === 'succeeded') {
     setProgress(job.progress.totalSteps, job.progress.totalSteps, 0);
+    document.querySelector('.preview-frame').hidden = true;
     $('results').replaceChildren(...(job.images || []).map(image => result(job, image)));
   }
   run.dataset.state = type;
