@@ -144,6 +144,7 @@ function start(job, clickedAt) {
   $('run-error').textContent = '';
   $('run-prompt').textContent = job.parameters.prompt;
   $('cancel').disabled = false;
+  $('cancel').hidden = false;
   $('preview-image').hidden = true;
   document.querySelector('.preview-frame').hidden = false;
   $('preview-placeholder').hidden = false;
@@ -212,7 +213,7 @@ function setProgress(step, total, etaMs) {
 async function finish(id, type, event) {
   if (!current || current.id !== id) return;
   const run = $('run');
-  $('cancel').disabled = true;
+  $('cancel').hidden = true;
   $('connection').hidden = true;
   setStatus(type.toUpperCase());
   let job;

@@ -167,6 +167,8 @@ class StudioBrowserIT {
         fill("a long job", 150, 256, 256, "3");
         byId("generate").click();
         waitFor(Duration.ofSeconds(30), "the job to make progress", () -> step() >= 2);
+        waitFor(Duration.ofSeconds(10), "a live preview", () -> byId("preview-image").isDisplayed());
+        screenshot("running");
         byId("cancel").click();
         waitFor(Duration.ofSeconds(30), "the job to stop", () -> "cancelled".equals(run().getAttribute("data-state")));
         assertEquals("CANCELLED", byId("run-status").getText());
