@@ -16,7 +16,8 @@ public class ApiRoleFilter {
 
     @ServerRequestFilter(preMatching = true)
     public Optional<Response> onlyWithApiRole(ContainerRequestContext request) {
-        if (!roles.api() && request.getUriInfo().getPath().startsWith("/v1/")) {
+        if (!roles.api() && (request.getUriInfo().getPath().startsWith("/v1/")
+                || request.getUriInfo().getPath().startsWith("/sdapi/"))) {
             return Optional.of(ApiExceptionMappers.json(Response.Status.NOT_FOUND,
                     ErrorBody.of("not_found", "this process does not run the api role")));
         }

@@ -22,6 +22,14 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.sse.OutboundSseEvent;
 import jakarta.ws.rs.sse.Sse;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.headers.Header;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
 import java.util.Optional;
@@ -71,8 +79,34 @@ public class EventStreamResource {
 
     @GET
     @Produces(MediaType.SERVER_SENT_EVENTS)
-    @Operation(summary = "Follow a job's progress live (SSE)")
-    public Multi<OutboundSseEvent> events(@PathParam("id") String id, @HeaderParam("Last-Event-ID") String lastEventId,
+    @Tag(name = "jobs")
+    @Operation(operationId = "getJobEvents", summary = "Follow a job's progress live (Server-Sent Events)",
+            description = "Each event's id is its seq and its name its type; data is the JobEvent as JSON. Types: "
+                    + "started (an attempt claimed the job), progress (step, totalSteps, timestep, elapsedMs, etaMs, "
+                    + "and preview, a base64 PNG, when the job asked for previews), image (index, seed, key: one per "
+                    + "stored image), then exactly one of succeeded, failed (code, message) or cancelled, after which "
+                    + "the stream ends. A retried attempt starts again with started. Reconnect with Last-Event-ID to "
+                    + "get the events after it.")
+    @APIResponse(responseCode = "200", description = "The event stream; it ends after the terminal event",
+            content = @Content(mediaType = MediaType.SERVER_SENT_EVENTS,
+                    schema = @Schema(type = SchemaType.STRING, description = "text/event-stream; each data: line is a JobEvent"),
+                    examples = @ExampleObject(name = "progress", value = "id:1048578\nevent:progress\ndata:{\"jobId\":\"ae13e334-f860-4e5c-84af-a7dad93161f8\","
+                            + "\"attempt\":1,\"seq\":1048578,\"type\":\"progress\",\"at\":\"2026-11-26T02:10:44.5Z\",\"step\":1,"
+                            + "\"totalSteps\":20,\"timestep\":901.0,\"elapsedMs\":21,\"etaMs\":399}\n\n")))
+    @APIResponse(responseCode = "400", description = "Last-Event-ID is not an event id (invalid_request)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    @APIResponse(responseCode = "404", description = "No such job (not_found)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    @APIResponse(responseCode = "429", description = "Too many streams on this job (too_many_streams)",
+            headers = @Header(name = "Retry-After", schema = @Schema(type = SchemaType.INTEGER)),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    @APIResponse(responseCode = "503", description = "Too many streams on this replica (too_many_streams), or the database "
+            + "cannot be reached (database_unavailable)",
+            headers = @Header(name = "Retry-After", schema = @Schema(type = SchemaType.INTEGER)),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    public Multi<OutboundSseEvent> events(@PathParam("id") String id,
+                                          @Parameter(description = "The id (seq) of the last event received: resume after it")
+                                          @HeaderParam("Last-Event-ID") String lastEventId,
                                           @Context Sse sse) {
         UUID jobId = JobResource.parseId(id);
         long after = parseSeq(lastEventId);

@@ -8,13 +8,16 @@ import io.denoise.jobs.ModelRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
+import java.lang.reflect.RecordComponent;
 import java.math.BigInteger;
 import java.security.SecureRandom;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 
 /**
  * Turns a {@code POST /v1/jobs} body into validated, defaulted job parameters. Every field is checked against the
@@ -25,9 +28,9 @@ import java.util.TreeSet;
 @ApplicationScoped
 public class JobRequestValidator {
 
-    static final Set<String> FIELDS = Set.of("model", "prompt", "negativePrompt", "width", "height",
-            "numInferenceSteps", "guidanceScale", "scheduler", "seed", "numImages", "initImage", "strength", "eta",
-            "preview", "previewEvery");
+    /** The request's fields: the components of the record the OpenAPI document describes. */
+    static final Set<String> FIELDS = Arrays.stream(JobSubmission.class.getRecordComponents())
+            .map(RecordComponent::getName).collect(Collectors.toUnmodifiableSet());
     static final Set<String> PREVIEWS = Set.of("none", "approx", "full");
     static final BigInteger MAX_SEED = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
     static final double MAX_GUIDANCE = 50.0;

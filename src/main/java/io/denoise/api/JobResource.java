@@ -32,6 +32,15 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.StreamingOutput;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.headers.Header;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
@@ -53,6 +62,11 @@ import java.util.Locale;
 /** Submit, read, list and cancel jobs, and fetch their images. */
 @Path("/v1/jobs")
 @Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "jobs", description = "Submit, follow, list and cancel generation jobs; fetch their images")
+@APIResponse(responseCode = "503", description = "The job database or image store cannot be reached; retry after "
+        + "Retry-After seconds (error database_unavailable or storage_unavailable)",
+        headers = @Header(name = "Retry-After", description = "Seconds to wait", schema = @Schema(type = SchemaType.INTEGER)),
+        content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
 public class JobResource {
 
     private static final ObjectMapper CANONICAL = new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
@@ -87,8 +101,29 @@ public class JobResource {
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Submit a generation job", description = "Returns 202 with the job; Idempotency-Key makes retries safe.")
-    public Response submit(InputStream body, @HeaderParam("Idempotency-Key") String idempotencyKey)
+    @Operation(operationId = "submitJob", summary = "Submit a generation job",
+            description = "Answers 202 with the queued job and its Location; Idempotency-Key makes retries safe "
+                    + "(the same key and body answer the same job, another body 409).")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
+            schema = @Schema(implementation = JobSubmission.class),
+            examples = {
+                @ExampleObject(name = "text-to-image", value = "{\"prompt\":\"a red circle on a white background\",\"seed\":\"7\"}"),
+                @ExampleObject(name = "with previews", value = "{\"prompt\":\"a blue square on a black background\","
+                        + "\"numInferenceSteps\":30,\"scheduler\":\"dpmpp-2m-karras\",\"numImages\":2,\"preview\":\"approx\"}")}))
+    @APIResponse(responseCode = "202", description = "Accepted: the job, QUEUED",
+            headers = @Header(name = "Location", description = "The job's URL", schema = @Schema(type = SchemaType.STRING)),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "400", description = "A field breaks a rule (error invalid_request, field names it)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class),
+                    examples = @ExampleObject(name = "width", value = "{\"error\":\"invalid_request\",\"field\":\"width\","
+                            + "\"message\":\"width must be a multiple of 8 between 32 and 256\"}")))
+    @APIResponse(responseCode = "409", description = "The Idempotency-Key was used with another body (idempotency_conflict)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    @APIResponse(responseCode = "413", description = "The body is larger than quarkus.http.limits.max-body-size (16 MiB)")
+    public Response submit(InputStream body,
+                           @Parameter(description = "Makes a retried submit answer the same job (1 to 255 printable ASCII characters)",
+                                   schema = @Schema(type = SchemaType.STRING, maxLength = 255))
+                           @HeaderParam("Idempotency-Key") String idempotencyKey)
             throws ImageStore.StorageException {
         if (idempotencyKey != null && !isIdempotencyKey(idempotencyKey)) {
             throw new InvalidFieldException("Idempotency-Key", "must be 1 to " + MAX_IDEMPOTENCY_KEY
@@ -192,14 +227,29 @@ public class JobResource {
 
     @GET
     @Path("/{id}")
-    @Operation(summary = "A job's status, progress, parameters, images and error")
+    @Operation(operationId = "getJob", summary = "A job's status, progress, parameters, images and error")
+    @APIResponse(responseCode = "200", description = "The job",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "404", description = "No such job (not_found)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
     public JobView get(@PathParam("id") String id) {
         return view(find(id));
     }
 
     @GET
-    @Operation(summary = "List jobs, newest first")
-    public JobPage list(@QueryParam("status") String status, @QueryParam("limit") String limit,
+    @Operation(operationId = "listJobs", summary = "List jobs, newest first",
+            description = "Cursor-paged: pass nextCursor back as cursor for the next page; no nextCursor on the last.")
+    @APIResponse(responseCode = "200", description = "A page of jobs",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobPage.class)))
+    @APIResponse(responseCode = "400", description = "A bad status, limit or cursor (invalid_request naming it)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    public JobPage list(@Parameter(description = "Only jobs in this status",
+                                schema = @Schema(enumeration = {"QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"}))
+                        @QueryParam("status") String status,
+                        @Parameter(description = "Page size, 1 to denoise.api.max-page-size (100)",
+                                schema = @Schema(type = SchemaType.INTEGER, minimum = "1", maximum = "100", defaultValue = "20"))
+                        @QueryParam("limit") String limit,
+                        @Parameter(description = "The nextCursor of the previous page")
                         @QueryParam("cursor") String cursor) {
         JobStatus filter = null;
         if (status != null) {
@@ -245,7 +295,15 @@ public class JobResource {
 
     @DELETE
     @Path("/{id}")
-    @Operation(summary = "Cancel a queued or running job", description = "409 once the job has finished.")
+    @Operation(operationId = "cancelJob", summary = "Cancel a queued or running job", description = "409 once the job has finished.")
+    @APIResponse(responseCode = "200", description = "A queued job, cancelled at once (CANCELLED)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "202", description = "A running job, asked to stop within one step (a cancelled event follows)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "404", description = "No such job (not_found)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    @APIResponse(responseCode = "409", description = "The job has already finished (already_finished)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
     public Response cancel(@PathParam("id") String id) {
         UUID jobId = parseId(id);
         return switch (store.requestCancel(jobId)) {
@@ -265,7 +323,15 @@ public class JobResource {
 
     @POST
     @Path("/{id}/cancel")
-    @Operation(summary = "Cancel a queued or running job (same as DELETE)")
+    @Operation(operationId = "cancelJobByPost", summary = "Cancel a queued or running job (same as DELETE)")
+    @APIResponse(responseCode = "200", description = "A queued job, cancelled at once (CANCELLED)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "202", description = "A running job, asked to stop within one step (a cancelled event follows)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "404", description = "No such job (not_found)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    @APIResponse(responseCode = "409", description = "The job has already finished (already_finished)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
     public Response cancelByPost(@PathParam("id") String id) {
         return cancel(id);
     }
@@ -273,8 +339,18 @@ public class JobResource {
     @GET
     @Path("/{id}/images/{index}")
     @Produces("image/png")
-    @Operation(summary = "One image of a finished job", description = "The PNG, or with redirect=true a 307 to a presigned URL.")
-    public Response image(@PathParam("id") String id, @PathParam("index") String indexText,
+    @Operation(operationId = "getJobImage", summary = "One image of a finished job",
+            description = "The PNG (its recipe in a parameters text chunk), or with redirect=true a 307 to a presigned URL.")
+    @APIResponse(responseCode = "200", description = "The PNG",
+            content = @Content(mediaType = "image/png", schema = @Schema(type = SchemaType.STRING, format = "binary")))
+    @APIResponse(responseCode = "307", description = "redirect=true: the presigned S3 URL, valid 10 minutes",
+            headers = @Header(name = "Location", description = "The presigned URL", schema = @Schema(type = SchemaType.STRING)))
+    @APIResponse(responseCode = "404", description = "No such job (not_found)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    public Response image(@PathParam("id") String id,
+                          @Parameter(description = "The image's index, 0 to numImages - 1",
+                                  schema = @Schema(type = SchemaType.INTEGER, minimum = "0"))
+                          @PathParam("index") String indexText,
                           @QueryParam("redirect") boolean redirect) throws ImageStore.StorageException {
         Job job = find(id);
         int index = parseIndex(indexText, id);

@@ -5,6 +5,8 @@ import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobParameters;
 import io.denoise.jobs.JobStatus;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -42,7 +44,9 @@ public record JobView(
     /** The parameters used, with the seed actually used. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Parameters(String prompt, String negativePrompt, int width, int height, int numInferenceSteps,
-                             double guidanceScale, String scheduler, java.math.BigInteger seed, int numImages,
+                             double guidanceScale, String scheduler,
+                             @Schema(type = SchemaType.NUMBER, description = "The seed used: an unsigned 64-bit "
+                                     + "integer (image i used seed + i)") java.math.BigInteger seed, int numImages,
                              Boolean initImage, Double strength, double eta, String preview, int previewEvery) {
     }
 

@@ -8,6 +8,10 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import java.util.List;
 
@@ -24,7 +28,10 @@ public class ModelResource {
     }
 
     @GET
-    @Operation(summary = "Models the workers serve")
+    @Tag(name = "models", description = "What the workers serve")
+    @Operation(operationId = "listModels", summary = "Models the workers serve, with defaults, limits and schedulers")
+    @APIResponse(responseCode = "200", description = "The models",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = Models.class)))
     public Models list() {
         return new Models(List.copyOf(models.all().values()));
     }
