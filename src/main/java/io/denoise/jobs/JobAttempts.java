@@ -57,8 +57,11 @@ public interface JobAttempts {
     /** Ends a running attempt's lease now, so another worker may take the job over at once. */
     boolean releaseLease(UUID id, int attempt);
 
-    /** RUNNING → SUCCEEDED with its images, if {@code attempt} still holds the job. */
-    boolean succeed(UUID id, int attempt, List<JobImage> images);
+    /**
+     * RUNNING → SUCCEEDED with its images, if {@code attempt} still holds the job; its progress becomes
+     * {@code totalSteps} of {@code totalSteps} (the steps the pipeline ran: fewer than asked for image-to-image).
+     */
+    boolean succeed(UUID id, int attempt, int totalSteps, List<JobImage> images);
 
     /** → FAILED with a reason, if {@code attempt} still holds the job. */
     boolean fail(UUID id, int attempt, String code, String message);

@@ -276,15 +276,16 @@ public class JobStore implements JobAttempts {
                 .executeUpdate() == 1;
     }
 
-    /** RUNNING → SUCCEEDED with its images, if {@code attempt} still holds the job. */
+    /** RUNNING → SUCCEEDED with its images and its step count, if {@code attempt} still holds the job. */
     @Transactional
     @Override
-    public boolean succeed(UUID id, int attempt, List<JobImage> images) {
+    public boolean succeed(UUID id, int attempt, int totalSteps, List<JobImage> images) {
         return em.createNativeQuery("""
-                        update job set status = 'SUCCEEDED', images = cast(:images as jsonb), step = total_steps,
-                               finished_at = now(), lease_until = null
+                        update job set status = 'SUCCEEDED', images = cast(:images as jsonb), step = :total,
+                               total_steps = :total, finished_at = now(), lease_until = null
                          where id = :id and attempt = :attempt and status in (%s)""".formatted(sources(JobStatus.SUCCEEDED)))
                 .setParameter("images", write(images))
+                .setParameter("total", totalSteps)
                 .setParameter("id", id)
                 .setParameter("attempt", attempt)
                 .executeUpdate() == 1;

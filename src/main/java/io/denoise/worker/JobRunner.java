@@ -320,7 +320,7 @@ public class JobRunner {
 
         Outcome succeed(GenerationResult result) {
             List<JobImage> stored = uploaded();
-            if (!retrying("finish", () -> store.succeed(id, number, stored))) {
+            if (!retrying("finish", () -> store.succeed(id, number, totalSteps, stored))) {
                 LOG.infof("job %s attempt %d finished but no longer holds the job; its result is discarded", id, number);
                 return Outcome.ACCEPT;
             }

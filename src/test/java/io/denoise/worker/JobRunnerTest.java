@@ -84,6 +84,7 @@ class JobRunnerTest {
         assertEquals(JobEvent.STARTED, types.get(0));
         assertEquals(JobEvent.SUCCEEDED, types.get(types.size() - 1));
         assertEquals(3, types.stream().filter(JobEvent.PROGRESS::equals).count());
+        assertEquals(3, job.totalSteps, "the finish records the steps run");
     }
 
     @Test
@@ -344,8 +345,9 @@ class JobRunnerTest {
         }
 
         @Override
-        public synchronized boolean succeed(UUID id, int attempt, List<JobImage> images) {
+        public synchronized boolean succeed(UUID id, int attempt, int totalSteps, List<JobImage> images) {
             call("succeed");
+            jobs.get(id).totalSteps = totalSteps;
             return end(jobs.get(id), attempt, JobStatus.SUCCEEDED, null);
         }
 
