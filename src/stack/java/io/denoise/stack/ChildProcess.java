@@ -172,8 +172,9 @@ final class ChildProcess {
         OptionalLong ownSession = Posix.sessionOf(process.pid());
         boolean sessionLeader = ownSession.isPresent() && ownSession.getAsLong() == process.pid();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        Set<Long> family;
-        while (!(family = family(sessionLeader)).isEmpty() && System.nanoTime() < deadline) {
+        // every process seen once is waited for: a child reparented when its parent died is no descendant any more
+        Set<Long> family = new LinkedHashSet<>();
+        while (!refresh(family, sessionLeader).isEmpty() && System.nanoTime() < deadline) {
             for (long pid : family) {
                 if (pid != process.pid()) {
                     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
@@ -190,6 +191,13 @@ final class ChildProcess {
         if (!family.isEmpty()) {
             throw new StackException("Processes " + family + " of " + name + " still run 10 s after SIGKILL");
         }
+    }
+
+    /** Adds the processes of the family running now to {@code seen}, drops those that ended; returns it. */
+    private Set<Long> refresh(Set<Long> seen, boolean sessionLeader) {
+        seen.addAll(family(sessionLeader));
+        seen.removeIf(pid -> !Posix.isRunning(pid));
+        return seen;
     }
 
     /** @return the child, its descendants and (when it leads its session) the rest of the session, that still run */
