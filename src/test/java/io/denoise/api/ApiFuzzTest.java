@@ -265,6 +265,9 @@ class ApiFuzzTest {
             } catch (HttpTimeoutException e) {
                 failures.add("no answer within " + ANSWER_WITHIN + ": " + call);
                 continue;
+            } catch (java.io.IOException e) {
+                failures.add("connection closed without an answer (" + e.getMessage() + "): " + call);
+                continue;
             }
             sent++;
             slowestMs = Math.max(slowestMs, (System.nanoTime() - t0) / 1_000_000);
