@@ -1,7 +1,6 @@
 package io.denoise.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -39,7 +38,6 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.io.InputStream;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -216,7 +214,7 @@ public class Automatic1111Resource {
 
     private CompletionStage<Response> generate(InputStream body, boolean img2img, HttpServerRequest request)
             throws ImageStore.StorageException {
-        JsonNode node = parse(body);
+        JsonNode node = JobResource.parse(json, body);
         ObjectNode job;
         try {
             job = Automatic1111.toJob(node, img2img);
@@ -249,20 +247,6 @@ public class Automatic1111Resource {
             run.subscription.close();
             running.remove(run.id);
         }).thenApplyAsync(finished -> answer(finished, node, img2img), checks);
-    }
-
-    private JsonNode parse(InputStream body) {
-        try {
-            JsonNode node = json.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION).readTree(body);
-            if (node == null || node.isMissingNode()) {
-                throw new InvalidFieldException("body", "is not valid JSON: no content");
-            }
-            return node;
-        } catch (JsonProcessingException e) {
-            throw new InvalidFieldException("body", "is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new InvalidFieldException("body", "could not be read: " + e.getMessage());
-        }
     }
 
     private Response answer(Job job, JsonNode request, boolean img2img) {

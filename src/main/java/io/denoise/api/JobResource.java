@@ -129,7 +129,7 @@ public class JobResource {
             throw new InvalidFieldException("Idempotency-Key", "must be 1 to " + MAX_IDEMPOTENCY_KEY
                     + " printable ASCII characters");
         }
-        JsonNode node = parse(body);
+        JsonNode node = parse(json, body);
         JobRequestValidator.ValidatedJob job = validator.validate(node);
         String hash = hash(node);
         if (idempotencyKey != null) {
@@ -171,7 +171,7 @@ public class JobResource {
     }
 
     /** The body parsed once, straight from the request stream; a key given twice is refused, naming it. */
-    private JsonNode parse(InputStream body) {
+    static JsonNode parse(ObjectMapper json, InputStream body) {
         if (body == null) {
             throw new InvalidFieldException("body", "is not valid JSON: no content");
         }
