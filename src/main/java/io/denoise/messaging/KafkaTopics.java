@@ -1,5 +1,6 @@
 package io.denoise.messaging;
 
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.apache.kafka.clients.admin.Admin;
@@ -49,6 +50,7 @@ public class KafkaTopics {
     public static final int DEFAULT_DELIVERY_COUNT_LIMIT = 5;
 
     private final Set<String> ensured = ConcurrentHashMap.newKeySet();
+    private Admin admin;
 
     /** The shared topics and the jobs topic of each model. */
     public void ensureFor(Collection<String> models) throws KafkaUnavailableException {
@@ -64,7 +66,8 @@ public class KafkaTopics {
         if (missing.isEmpty()) {
             return;
         }
-        try (Admin admin = admin()) {
+        Admin admin = admin();
+        try {
             for (var entry : admin.createTopics(missing).values().entrySet()) {
                 try {
                     entry.getValue().get(6, TimeUnit.SECONDS);
@@ -91,7 +94,8 @@ public class KafkaTopics {
      * {@code share.record.lock.duration.ms}, within the broker's min and max) instead of the broker's default.
      */
     public void prepareShareGroup(String group, Duration lockDuration) throws KafkaUnavailableException {
-        try (Admin admin = admin()) {
+        Admin admin = admin();
+        try {
             ConfigResource resource = new ConfigResource(ConfigResource.Type.GROUP, group);
             List<AlterConfigOp> ops = List.of(
                     new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET),
@@ -111,7 +115,8 @@ public class KafkaTopics {
      * for good. Kafka 4.2 has no group-level setting for it, so it is read, not set.
      */
     public int deliveryCountLimit() throws KafkaUnavailableException {
-        try (Admin admin = admin()) {
+        Admin admin = admin();
+        try {
             var nodes = admin.describeCluster().nodes().get(6, TimeUnit.SECONDS);
             if (nodes.isEmpty()) {
                 throw new KafkaUnavailableException("Kafka reports no broker", null);
@@ -144,7 +149,8 @@ public class KafkaTopics {
     /** The share group's progress through each partition of the given topics; partitions it never read are absent. */
     public Map<TopicPartition, ShareProgress> shareGroupProgress(String group, Collection<String> topicNames)
             throws KafkaUnavailableException {
-        try (Admin admin = admin()) {
+        Admin admin = admin();
+        try {
             List<TopicPartition> partitions = new ArrayList<>();
             admin.describeTopics(topicNames).allTopicNames().get(6, TimeUnit.SECONDS).forEach((name, topic) ->
                     topic.partitions().forEach(p -> partitions.add(new TopicPartition(name, p.partition()))));
@@ -165,9 +171,25 @@ public class KafkaTopics {
         }
     }
 
-    private Admin admin() {
-        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5000, AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 3000));
+    /**
+     * The one admin client of this process, made on first use: recovery asks for the share group's progress every
+     * few seconds, and a client per call would connect and fetch metadata each time. It reconnects by itself when
+     * the broker comes back.
+     */
+    private synchronized Admin admin() {
+        if (admin == null) {
+            admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                    AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5000, AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 3000));
+        }
+        return admin;
+    }
+
+    @PreDestroy
+    synchronized void close() {
+        if (admin != null) {
+            admin.close(Duration.ofSeconds(5));
+            admin = null;
+        }
     }
 
     /** Kafka could not be reached or refused. */

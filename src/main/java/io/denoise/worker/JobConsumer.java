@@ -68,7 +68,8 @@ public class JobConsumer {
     private volatile Thread thread;
     private volatile KafkaShareConsumer<String, String> consumer;
     private volatile String workerId;
-    private volatile int deliveryLimit;
+    /** The deliveries after which a job is ended, from {@link #deliveryLimit(int, int)} once Kafka answered. */
+    volatile int deliveryLimit;
 
     /** Starts consuming the jobs topics of the given models as {@code workerId}. */
     synchronized void start(List<String> models, String workerId) {

@@ -87,7 +87,7 @@ class JobRecoveryTest {
     @Test
     void aJobWaitingLongBehindAnotherIsLeftAloneBecauseItsRecordIsStillComing() throws Exception {
         String blocker = given().contentType(ContentType.JSON)
-                .body("{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":256,\"height\":256}")
+                .body("{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":256,\"height\":256,\"numImages\":4}")
                 .post("/v1/jobs").then().statusCode(202).extract().path("id");
         awaitStatus(blocker, "RUNNING");
         String waiting = given().contentType(ContentType.JSON).body("{\"prompt\":\"a blue circle\",\"numInferenceSteps\":2}")

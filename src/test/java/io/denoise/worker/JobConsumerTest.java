@@ -35,13 +35,11 @@ class JobConsumerTest {
 
     private final RecordingRunner runner = new RecordingRunner();
 
-    private JobConsumer consumer(int deliveryLimit) throws Exception {
+    private JobConsumer consumer(int deliveryLimit) {
         JobConsumer consumer = new JobConsumer();
         consumer.runner = runner;
         consumer.json = new ObjectMapper();
-        var field = JobConsumer.class.getDeclaredField("deliveryLimit");
-        field.setAccessible(true);
-        field.setInt(consumer, deliveryLimit);
+        consumer.deliveryLimit = deliveryLimit;
         return consumer;
     }
 
