@@ -254,20 +254,36 @@ class ApiFuzzTest {
         long start = System.nanoTime();
         Iterator<Call> generated = calls().sampleStream().limit(TRIES).iterator();
         int sent = 0;
+        List<String> staleConnections = new ArrayList<>();
+        Call previous = null;
         while (generated.hasNext()) {
             Call call = generated.next();
             long t0 = System.nanoTime();
             int status;
             try {
-                status = send(call);
+                try {
+                    status = send(HTTP, call);
+                } catch (java.io.IOException e) {
+                    if (e instanceof HttpTimeoutException) {
+                        throw e;
+                    }
+                    // A pooled keep-alive connection that the server closed just as the client reused it reads as
+                    // "no bytes": the client cannot retry a POST on its own. Send the request once more on a
+                    // connection of its own; only a request that is closed without an answer there too is a fault.
+                    status = send(freshClient(), call);
+                    staleConnections.add(call + " (after " + previous + ")");
+                }
             } catch (IllegalArgumentException e) {
                 continue; // the client itself refuses this URI or header: nothing reached the service
             } catch (HttpTimeoutException e) {
                 failures.add("no answer within " + ANSWER_WITHIN + ": " + call);
                 continue;
             } catch (java.io.IOException e) {
-                failures.add("connection closed without an answer (" + e.getMessage() + "): " + call);
+                failures.add("connection closed without an answer, also on a new connection (" + e.getMessage()
+                        + "): " + call);
                 continue;
+            } finally {
+                previous = call;
             }
             sent++;
             slowestMs = Math.max(slowestMs, (System.nanoTime() - t0) / 1_000_000);
@@ -281,24 +297,32 @@ class ApiFuzzTest {
         long poolPeaks = ManagementFactory.getMemoryPoolMXBeans().stream()
                 .filter(p -> p.getType() == MemoryType.HEAP).mapToLong(p -> p.getPeakUsage().getUsed()).sum();
         System.out.printf("[fuzz] %d requests sent (%d generated) in %d s; statuses %s; slowest %d ms; heap used peak "
-                        + "(sampled after each answer) %d MiB, heap pools' peak sum %d MiB, max heap %d MiB%n",
+                        + "(sampled after each answer) %d MiB, heap pools' peak sum %d MiB, max heap %d MiB; "
+                        + "%d resent after a stale pooled connection%n",
                 sent, TRIES, seconds, statuses, slowestMs, heapPeak >> 20, poolPeaks >> 20,
-                memory.getHeapMemoryUsage().getMax() >> 20);
+                memory.getHeapMemoryUsage().getMax() >> 20, staleConnections.size());
+        staleConnections.forEach(c -> System.out.println("[fuzz] resent on a new connection: " + c));
         assertTrue(failures.isEmpty(), failures.size() + " bad answers:\n" + String.join("\n", failures));
         assertTrue(sent > TRIES / 2, "most generated requests reached the service: " + sent);
+        assertTrue(staleConnections.size() <= Math.max(3, TRIES / 500),
+                "the service closes kept-alive connections under the client only rarely: " + staleConnections);
 
         given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
         String id = JobServiceTest.submit("{\"prompt\":\"a red circle\",\"numInferenceSteps\":2}");
         assertEquals("SUCCEEDED", JobServiceTest.awaitStatus(id, "SUCCEEDED").path("status"));
     }
 
-    private int send(Call call) throws Exception {
+    private static HttpClient freshClient() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    private int send(HttpClient http, Call call) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(root.toString().replaceAll("/$", "") + call.path()))
                 .timeout(ANSWER_WITHIN)
                 .method(call.method(), call.body() == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofByteArray(call.body()));
         call.headers().forEach(request::header);
-        HttpResponse<InputStream> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<InputStream> response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream body = response.body()) {
             if (response.statusCode() == 202 && call.method().equals("POST")) {
                 String text = new String(body.readAllBytes(), StandardCharsets.UTF_8);
