@@ -1,6 +1,7 @@
 package io.denoise.api;
 
 import io.denoise.jobs.JobStore;
+import io.denoise.recipe.InvalidRequestException;
 import io.denoise.storage.ImageStore;
 import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.WebApplicationException;
@@ -12,9 +13,9 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.sql.SQLException;
+import java.sql.SQLNonTransientConnectionException;
 import java.sql.SQLRecoverableException;
 import java.sql.SQLTransientConnectionException;
-import java.sql.SQLNonTransientConnectionException;
 import java.util.Locale;
 
 /**
@@ -28,8 +29,8 @@ public class ApiExceptionMappers {
     static final int RETRY_AFTER_SECONDS = 5;
 
     @ServerExceptionMapper
-    public Response invalidField(InvalidFieldException e) {
-        return json(Response.Status.BAD_REQUEST, ErrorBody.invalid(e.field(), e.getMessage()));
+    public Response invalidField(InvalidRequestException e) {
+        return json(Response.Status.BAD_REQUEST, ErrorBody.invalid(e.field(), e.rule()));
     }
 
     @ServerExceptionMapper

@@ -3,6 +3,9 @@ package io.denoise.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
+import io.denoise.recipe.RequestRules;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -168,12 +171,12 @@ final class Automatic1111 {
     /**
      * The {@code /v1/jobs} body for a txt2img or img2img request.
      *
-     * @throws InvalidFieldException an unknown field or a wrong value, named as the client sent it
+     * @throws InvalidRequestException an unknown field or a wrong value, named as the client sent it
      * @throws NotSupportedException a field this service does not do, with a value that would do something
      */
     static ObjectNode toJob(JsonNode body, boolean img2img) {
         if (body == null || !body.isObject()) {
-            throw new InvalidFieldException("body", "must be a JSON object");
+            throw new InvalidRequestException("body", "must be a JSON object");
         }
         ObjectNode job = JsonNodeFactory.instance.objectNode();
         int batchSize = 1;
@@ -211,15 +214,15 @@ final class Automatic1111 {
                     throw new NotSupportedException(name, name + " is not supported by this service");
                 }
             } else {
-                throw new InvalidFieldException(JobRequestValidator.printable(name), "is not a field of "
+                throw new InvalidRequestException(JobRequestValidator.printable(name), "is not a field of "
                         + (img2img ? "img2img" : "txt2img") + " this service knows; see GET /q/openapi");
             }
         }
         if (img2img && !job.has("initImage")) {
-            throw new InvalidFieldException("init_images", "must hold one image");
+            throw new InvalidRequestException("init_images", "must hold one image");
         }
         if (img2img && !job.has("strength")) {
-            job.put("strength", JobRequestValidator.DEFAULT_STRENGTH);
+            job.put("strength", GenerationRequest.DEFAULT_STRENGTH);
         }
         JsonNode sampler = body.get("sampler_name");
         if (sampler == null || sampler.isNull()) {
@@ -227,7 +230,7 @@ final class Automatic1111 {
         }
         JsonNode schedulerName = body.get("scheduler");
         if (schedulerName != null && !schedulerName.isNull() && !schedulerName.isTextual()) {
-            throw new InvalidFieldException("scheduler", "must be a string");
+            throw new InvalidRequestException("scheduler", "must be a string");
         }
         String schedulerText = schedulerName == null || schedulerName.isNull() ? null : schedulerName.textValue();
         if (schedulerText != null && !schedulerText.equalsIgnoreCase("Automatic") && !schedulerText.equalsIgnoreCase("Karras")) {
@@ -236,10 +239,10 @@ final class Automatic1111 {
         }
         if (sampler != null && !sampler.isNull()) {
             if (!sampler.isTextual()) {
-                throw new InvalidFieldException("sampler_name", "must be a string");
+                throw new InvalidRequestException("sampler_name", "must be a string");
             }
             String text = sampler.textValue();
-            String scheduler = scheduler(text, schedulerText).orElseThrow(() -> new InvalidFieldException("sampler_name",
+            String scheduler = scheduler(text, schedulerText).orElseThrow(() -> new InvalidRequestException("sampler_name",
                     "must be one of " + SAMPLERS.keySet() + " (GET /sdapi/v1/samplers)"));
             job.put("scheduler", scheduler);
         }
@@ -256,12 +259,12 @@ final class Automatic1111 {
             return;
         }
         if (!value.isIntegralNumber()) {
-            throw new InvalidFieldException("seed", "must be an integer (-1: random)");
+            throw new InvalidRequestException("seed", "must be an integer (-1: random)");
         }
         if (value.bigIntegerValue().signum() < 0) {
             if (value.bigIntegerValue().intValue() != -1 || !value.canConvertToLong()) {
-                throw new InvalidFieldException("seed", "must be -1 (random) or an integer between 0 and "
-                        + JobRequestValidator.MAX_SEED);
+                throw new InvalidRequestException("seed", "must be -1 (random) or an integer between 0 and "
+                        + RequestRules.MAX_SEED);
             }
             return;
         }
@@ -273,7 +276,7 @@ final class Automatic1111 {
             return 1;
         }
         if (!value.isIntegralNumber() || !value.canConvertToInt() || value.intValue() < 1) {
-            throw new InvalidFieldException(name, "must be an integer of at least 1");
+            throw new InvalidRequestException(name, "must be an integer of at least 1");
         }
         return value.intValue();
     }
@@ -283,13 +286,13 @@ final class Automatic1111 {
             return;
         }
         if (!value.isObject()) {
-            throw new InvalidFieldException("override_settings", "must be an object");
+            throw new InvalidRequestException("override_settings", "must be an object");
         }
         for (Iterator<Map.Entry<String, JsonNode>> fields = value.fields(); fields.hasNext(); ) {
             Map.Entry<String, JsonNode> setting = fields.next();
             if (setting.getKey().equals("sd_model_checkpoint")) {
                 if (!setting.getValue().isTextual()) {
-                    throw new InvalidFieldException("override_settings.sd_model_checkpoint", "must be a string");
+                    throw new InvalidRequestException("override_settings.sd_model_checkpoint", "must be a string");
                 }
                 job.put("model", modelName(setting.getValue().textValue()));
             } else {
@@ -302,7 +305,7 @@ final class Automatic1111 {
 
     private static void initImages(JsonNode value, ObjectNode job) {
         if (!value.isArray() || value.isEmpty()) {
-            throw new InvalidFieldException("init_images", "must be a list of one base64 image");
+            throw new InvalidRequestException("init_images", "must be a list of one base64 image");
         }
         if (value.size() > 1) {
             throw new NotSupportedException("init_images", "init_images with more than one image is not supported");

@@ -7,12 +7,14 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
-import io.denoise.jobs.JobParameters;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
 import io.denoise.jobs.ModelCard;
 import io.denoise.jobs.ModelRegistry;
 import io.denoise.messaging.JobEvent;
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
+import io.denoise.recipe.RequestRules;
 import io.denoise.storage.ImageStore;
 import io.smallrye.common.annotation.Blocking;
 import io.vertx.core.http.HttpServerRequest;
@@ -225,8 +227,8 @@ public class Automatic1111Resource {
         JobView submitted;
         try {
             submitted = (JobView) jobs.submit(new ByteArrayInputStream(json.writeValueAsBytes(job)), null).getEntity();
-        } catch (InvalidFieldException e) {
-            throw new InvalidFieldException(Automatic1111.clientField(e.field()), e.getMessage());
+        } catch (InvalidRequestException e) {
+            throw new InvalidRequestException(Automatic1111.clientField(e.field()), e.rule());
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
@@ -255,7 +257,7 @@ public class Automatic1111Resource {
                     ErrorBody.of(job.errorCode == null ? "failed" : job.errorCode.toLowerCase(java.util.Locale.ROOT),
                             job.errorMessage));
         }
-        JobParameters p = store.parameters(job);
+        GenerationRequest p = store.parameters(job);
         List<JobImage> stored = new ArrayList<>(job.status == JobStatus.SUCCEEDED ? store.images(job) : List.of());
         stored.sort(Comparator.comparingInt(JobImage::index));
         boolean send = !request.path("send_images").isBoolean() || request.path("send_images").booleanValue();
@@ -277,7 +279,7 @@ public class Automatic1111Resource {
         }
         if (seeds.isEmpty()) {
             for (int i = 0; i < p.numImages(); i++) {
-                seeds.add(p.seed().add(java.math.BigInteger.valueOf(i)).mod(JobRequestValidator.MAX_SEED.add(java.math.BigInteger.ONE)));
+                seeds.add(p.seed().add(java.math.BigInteger.valueOf(i)).mod(RequestRules.MAX_SEED.add(java.math.BigInteger.ONE)));
             }
         }
         String hash = models.find(job.model).map(ModelCard::hash).orElse("");

@@ -6,6 +6,7 @@ import io.denoise.jobs.Job;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
 import io.denoise.messaging.JobEvent;
+import io.denoise.recipe.InvalidRequestException;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.subscription.MultiEmitter;
@@ -230,7 +231,7 @@ public class EventStreamResource {
         try {
             return Long.parseLong(lastEventId.trim());
         } catch (NumberFormatException e) {
-            throw new InvalidFieldException("Last-Event-ID", "must be the id of an event this stream sent");
+            throw new InvalidRequestException("Last-Event-ID", "must be the id of an event this stream sent");
         }
     }
 }

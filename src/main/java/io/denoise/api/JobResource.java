@@ -8,13 +8,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
-import io.denoise.jobs.JobParameters;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
 import io.denoise.messaging.EventPublisher;
 import io.denoise.messaging.JobEvent;
 import io.denoise.messaging.JobRecord;
 import io.denoise.messaging.Topics;
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
 import io.denoise.storage.ImageStore;
 import jakarta.inject.Inject;
 import jakarta.persistence.PersistenceException;
@@ -55,9 +56,9 @@ import java.time.Instant;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import java.util.Locale;
 
 /** Submit, read, list and cancel jobs, and fetch their images. */
 @Path("/v1/jobs")
@@ -126,11 +127,12 @@ public class JobResource {
                            @HeaderParam("Idempotency-Key") String idempotencyKey)
             throws ImageStore.StorageException {
         if (idempotencyKey != null && !isIdempotencyKey(idempotencyKey)) {
-            throw new InvalidFieldException("Idempotency-Key", "must be 1 to " + MAX_IDEMPOTENCY_KEY
+            throw new InvalidRequestException("Idempotency-Key", "must be 1 to " + MAX_IDEMPOTENCY_KEY
                     + " printable ASCII characters");
         }
         JsonNode node = parse(json, body);
-        JobRequestValidator.ValidatedJob job = validator.validate(node);
+        UUID id = UUID.randomUUID();
+        JobRequestValidator.ValidatedJob job = validator.validate(node, ImageStore.initImageKey(id));
         String hash = hash(node);
         if (idempotencyKey != null) {
             Job existing = store.findByIdempotencyKey(idempotencyKey).orElse(null);
@@ -138,15 +140,10 @@ public class JobResource {
                 return replay(existing, idempotencyKey, hash);
             }
         }
-        UUID id = UUID.randomUUID();
-        JobParameters params = job.parameters();
-        String initKey = null;
-        if (job.initImage() != null) {
-            initKey = ImageStore.initImageKey(id);
+        GenerationRequest params = job.request();
+        String initKey = params.initImage();
+        if (initKey != null) {
             images.put(initKey, job.initImage(), "application/octet-stream");
-            params = new JobParameters(params.prompt(), params.negativePrompt(), params.width(), params.height(),
-                    params.numInferenceSteps(), params.guidanceScale(), params.scheduler(), params.seed(),
-                    params.numImages(), initKey, params.strength(), params.eta(), params.preview(), params.previewEvery());
         }
         boolean stored = false;
         try {
@@ -162,7 +159,9 @@ public class JobResource {
                 return replay(raced, idempotencyKey, hash);
             }
             stored = true;
-            return Response.accepted(view(saved, false)).location(URI.create("/v1/jobs/" + saved.id)).build();
+            // the request as validated is what was stored: no need to read it back from the row
+            return Response.accepted(JobView.of(saved, params, List.of(), null))
+                    .location(URI.create("/v1/jobs/" + saved.id)).build();
         } finally {
             if (!stored && initKey != null) {
                 deleteQuietly(initKey);
@@ -173,12 +172,12 @@ public class JobResource {
     /** The body parsed once, straight from the request stream; a key given twice is refused, naming it. */
     static JsonNode parse(ObjectMapper json, InputStream body) {
         if (body == null) {
-            throw new InvalidFieldException("body", "is not valid JSON: no content");
+            throw new InvalidRequestException("body", "is not valid JSON: no content");
         }
         try {
             JsonNode node = json.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION).readTree(body);
             if (node == null || node.isMissingNode()) {
-                throw new InvalidFieldException("body", "is not valid JSON: no content");
+                throw new InvalidRequestException("body", "is not valid JSON: no content");
             }
             return node;
         } catch (JsonParseException e) {
@@ -186,13 +185,13 @@ public class JobResource {
             if (message != null && message.startsWith(DUPLICATE_FIELD)) {
                 int close = message.lastIndexOf('\'');
                 String name = close > DUPLICATE_FIELD.length() ? message.substring(DUPLICATE_FIELD.length(), close) : "body";
-                throw new InvalidFieldException(JobRequestValidator.printable(name), "is given more than once");
+                throw new InvalidRequestException(JobRequestValidator.printable(name), "is given more than once");
             }
-            throw new InvalidFieldException("body", "is not valid JSON: " + e.getOriginalMessage());
+            throw new InvalidRequestException("body", "is not valid JSON: " + e.getOriginalMessage());
         } catch (JsonProcessingException e) {
-            throw new InvalidFieldException("body", "is not valid JSON: " + e.getOriginalMessage());
+            throw new InvalidRequestException("body", "is not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw new InvalidFieldException("body", "could not be read: " + e.getMessage());
+            throw new InvalidRequestException("body", "could not be read: " + e.getMessage());
         }
     }
 
@@ -256,12 +255,12 @@ public class JobResource {
             try {
                 filter = JobStatus.valueOf(status.toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new InvalidFieldException("status", "must be one of " + List.of(JobStatus.values()));
+                throw new InvalidRequestException("status", "must be one of " + List.of(JobStatus.values()));
             }
         }
         int size = limit == null ? 20 : parseLimit(limit);
         if (size < 1 || size > config.maxPageSize()) {
-            throw new InvalidFieldException("limit", "must be between 1 and " + config.maxPageSize());
+            throw new InvalidRequestException("limit", "must be between 1 and " + config.maxPageSize());
         }
         Instant afterAt = null;
         UUID afterId = null;
@@ -271,7 +270,7 @@ public class JobResource {
                 afterAt = Instant.parse(parts[0]);
                 afterId = UUID.fromString(parts[1]);
             } catch (RuntimeException e) {
-                throw new InvalidFieldException("cursor", "is not a cursor this API returned");
+                throw new InvalidRequestException("cursor", "is not a cursor this API returned");
             }
         }
         List<Job> jobs = store.list(filter, afterAt, afterId, size + 1);
@@ -288,7 +287,7 @@ public class JobResource {
     private int parseLimit(String limit) {
         String digits = limit.trim();
         if (digits.isEmpty() || digits.length() > 9 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            throw new InvalidFieldException("limit", "must be between 1 and " + config.maxPageSize());
+            throw new InvalidRequestException("limit", "must be between 1 and " + config.maxPageSize());
         }
         return Integer.parseInt(digits);
     }

@@ -16,7 +16,7 @@ public record JobSubmission(
         @Schema(description = "Model name, one of GET /v1/models; default: the service's denoise.api.default-model.",
                 example = "shapes")
         String model,
-        @Schema(description = "What to draw. Required, not blank, at most denoise.api.max-prompt-length (2000) "
+        @Schema(description = "What to draw. Required, not blank, at most denoise.limits.max-prompt-length (2000) "
                 + "characters; no control characters other than tab, line feed and carriage return.",
                 minLength = 1, maxLength = 2000, example = "a red circle on a white background")
         String prompt,
@@ -47,7 +47,7 @@ public record JobSubmission(
                 defaultValue = "1", example = "1")
         Integer numImages,
         @Schema(description = "Image-to-image: a PNG or JPEG as base64 or a data: URL, at most "
-                + "denoise.api.max-init-image-bytes (8 MiB) and max-init-image-pixels (16 Mpx); only for models "
+                + "denoise.limits.max-init-image-bytes (8 MiB) and max-init-image-pixels (16 Mpx); only for models "
                 + "with imageToImage.")
         String initImage,
         @Schema(description = "Image-to-image strength in (0, 1], leaving at least one step "

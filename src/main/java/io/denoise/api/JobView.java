@@ -3,8 +3,8 @@ package io.denoise.api;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
-import io.denoise.jobs.JobParameters;
 import io.denoise.jobs.JobStatus;
+import io.denoise.recipe.GenerationRequest;
 import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
@@ -58,10 +58,10 @@ public record JobView(
     public record Error(String code, String message) {
     }
 
-    static JobView of(Job job, JobParameters p, List<JobImage> images, Long queuePosition) {
+    static JobView of(Job job, GenerationRequest p, List<JobImage> images, Long queuePosition) {
         String self = "/v1/jobs/" + job.id;
         Parameters params = new Parameters(p.prompt(), p.negativePrompt(), p.width(), p.height(), p.numInferenceSteps(),
-                p.guidanceScale(), p.scheduler(), p.seed(), p.numImages(), p.initImageKey() == null ? null : true,
+                p.guidanceScale(), p.scheduler(), p.seed(), p.numImages(), p.initImage() == null ? null : true,
                 p.strength(), p.eta(), p.preview(), p.previewEvery());
         List<Image> imageViews = job.status == JobStatus.SUCCEEDED
                 ? images.stream().map(i -> new Image(i.index(), i.seed(), self + "/images/" + i.index())).toList()

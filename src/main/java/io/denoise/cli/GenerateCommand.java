@@ -1,19 +1,24 @@
 package io.denoise.cli;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.denoise.pipeline.Cancellation;
 import io.denoise.pipeline.GeneratedImage;
 import io.denoise.pipeline.GenerationListener;
-import io.denoise.pipeline.GenerationRequest;
 import io.denoise.pipeline.GenerationResult;
-import io.denoise.pipeline.Cancellation;
 import io.denoise.pipeline.ModelSet;
 import io.denoise.pipeline.RuntimeOptions;
 import io.denoise.pipeline.SessionFactory;
 import io.denoise.pipeline.StepProgress;
 import io.denoise.pipeline.TextToImagePipeline;
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.RequestReader;
+import io.denoise.recipe.ServiceLimits;
 import io.denoise.scheduler.Schedulers;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -90,19 +95,20 @@ public final class GenerateCommand {
                 spin.equals("on"));
         try (ModelSet model = ModelSet.load(Path.of(opts.get("model")), new SessionFactory(runtime))) {
             TextToImagePipeline pipeline = new TextToImagePipeline(model, TextToImagePipeline.Limits.DEFAULT);
-            GenerationRequest request = request(model, opts);
+            GenerationRequest request = request(pipeline, opts);
+            byte[] initImage = initImage(opts);
             if (opts.containsKey("bench")) {
                 int count = intOption(opts, "bench", 0);
                 int warmup = intOption(opts, "warmup", Math.max(3, count / 10));
                 if (count < 1 || warmup < 0) {
                     throw new IllegalArgumentException("--bench must be at least 1 and --warmup at least 0");
                 }
-                bench(pipeline, request, count, warmup, out);
+                bench(pipeline, request, initImage, count, warmup, out);
                 return 0;
             }
             out.printf("model %s (%s) on %s, seed %s%n", model.name(), model.hash(), model.device(),
-                    Long.toUnsignedString(request.seed()));
-            GenerationResult result = pipeline.generate(request, new GenerationListener() {
+                    request.seed());
+            GenerationResult result = pipeline.generate(request, initImage, new GenerationListener() {
                 @Override
                 public void onStep(StepProgress p) {
                     out.printf("step %d/%d  t=%.0f  %d ms%n", p.step(), p.totalSteps(), p.timestep(), p.elapsedMs());
@@ -122,41 +128,59 @@ public final class GenerateCommand {
         }
     }
 
-    static GenerationRequest request(ModelSet model, Map<String, String> opts) throws IOException {
-        long seed = opts.containsKey("seed") ? number(opts, "seed", Long::parseUnsignedLong) : new SecureRandom().nextLong();
-        GenerationRequest r = GenerationRequest.of(model, opts.get("prompt"), seed)
-                .withNegativePrompt(opts.getOrDefault("negative-prompt", ""));
-        if (opts.containsKey("steps")) {
-            r = r.withSteps(intOption(opts, "steps", 0));
+    /** The command line's options that are request fields, with the field each sets. */
+    private static final Map<String, String> FIELDS = Map.of(
+            "negative-prompt", "negativePrompt", "scheduler", "scheduler");
+    private static final Map<String, String> INTEGER_FIELDS = Map.of(
+            "steps", "numInferenceSteps", "width", "width", "height", "height", "num-images", "numImages");
+    private static final Map<String, String> NUMBER_FIELDS = Map.of(
+            "guidance", "guidanceScale", "strength", "strength", "eta", "eta");
+
+    /** The request's JSON form (the body {@code POST /v1/jobs} takes), built from the options. */
+    static ObjectNode recipe(Map<String, String> opts) {
+        ObjectNode body = JsonNodeFactory.instance.objectNode();
+        body.put("prompt", opts.get("prompt"));
+        FIELDS.forEach((option, field) -> {
+            if (opts.containsKey(option)) {
+                body.put(field, opts.get(option));
+            }
+        });
+        INTEGER_FIELDS.forEach((option, field) -> {
+            if (opts.containsKey(option)) {
+                body.put(field, (int) number(opts, option, Integer::parseInt));
+            }
+        });
+        NUMBER_FIELDS.forEach((option, field) -> {
+            if (opts.containsKey(option)) {
+                body.put(field, (double) number(opts, option, Double::parseDouble));
+            }
+        });
+        if (opts.containsKey("seed")) {
+            body.put("seed", Long.toUnsignedString(number(opts, "seed", Long::parseUnsignedLong)));
         }
-        if (opts.containsKey("guidance")) {
-            r = r.withGuidanceScale(number(opts, "guidance", Double::parseDouble));
-        }
-        if (opts.containsKey("scheduler")) {
-            r = r.withScheduler(opts.get("scheduler"));
-        }
-        r = r.withSize(intOption(opts, "width", r.width()), intOption(opts, "height", r.height()));
-        if (opts.containsKey("num-images")) {
-            r = r.withNumImages(intOption(opts, "num-images", 0));
-        }
-        if (opts.containsKey("init-image")) {
-            r = r.withInitImage(Files.readAllBytes(Path.of(opts.get("init-image"))),
-                    opts.containsKey("strength") ? number(opts, "strength", Double::parseDouble) : 0.75);
-        }
-        if (opts.containsKey("eta")) {
-            r = r.withEta(number(opts, "eta", Double::parseDouble));
-        }
-        return r;
+        return body;
+    }
+
+    /** The request the options ask for, checked by the same rules as the service's. */
+    static GenerationRequest request(TextToImagePipeline pipeline, Map<String, String> opts) {
+        SecureRandom random = new SecureRandom();
+        return RequestReader.read(recipe(opts), pipeline.profile(), ServiceLimits.DEFAULT, opts.get("init-image"),
+                () -> new BigInteger(64, random));
+    }
+
+    /** The init image's bytes, or null for text-to-image. */
+    static byte[] initImage(Map<String, String> opts) throws IOException {
+        return opts.containsKey("init-image") ? Files.readAllBytes(Path.of(opts.get("init-image"))) : null;
     }
 
     /**
      * Runs {@code count} generations after {@code warmup} more and prints the share of wall time outside ONNX
      * Runtime and resident memory after warm-up and at the end.
      */
-    static void bench(TextToImagePipeline pipeline, GenerationRequest request, int count, int warmup, PrintStream out)
-            throws Exception {
+    static void bench(TextToImagePipeline pipeline, GenerationRequest request, byte[] initImage, int count, int warmup,
+                      PrintStream out) throws Exception {
         for (int i = 0; i < warmup; i++) {
-            pipeline.generate(request, GenerationListener.NONE, new Cancellation());
+            pipeline.generate(request, initImage, GenerationListener.NONE, new Cancellation());
         }
         System.gc();
         long rssAfterWarmup = residentKb();
@@ -164,7 +188,7 @@ public final class GenerateCommand {
         long wall = 0;
         long inference = 0;
         for (int i = 0; i < count; i++) {
-            GenerationResult result = pipeline.generate(request, GenerationListener.NONE, new Cancellation());
+            GenerationResult result = pipeline.generate(request, initImage, GenerationListener.NONE, new Cancellation());
             wall += result.wallNanos();
             inference += result.inferenceNanos();
             overheads.add(100.0 * (result.wallNanos() - result.inferenceNanos()) / result.wallNanos());
@@ -180,7 +204,7 @@ public final class GenerateCommand {
                 100.0 * (wall - inference) / wall, overheads.get(overheads.size() / 2));
         out.printf(Locale.ROOT, "resident memory: %d KiB after warm-up, %d KiB at end, growth %.2f%%%n",
                 rssAfterWarmup, rssEnd, 100.0 * (rssEnd - rssAfterWarmup) / rssAfterWarmup);
-        benchCancel(pipeline, request, out);
+        benchCancel(pipeline, request, initImage, out);
     }
 
     /**
@@ -188,7 +212,8 @@ public final class GenerateCommand {
      * while step 11 runs in ONNX Runtime) and prints how long the generation took to return against one step's
      * time, and how many steps were reported after {@code cancel()}: at most the one in flight.
      */
-    static void benchCancel(TextToImagePipeline pipeline, GenerationRequest request, PrintStream out) throws Exception {
+    static void benchCancel(TextToImagePipeline pipeline, GenerationRequest request, byte[] initImage, PrintStream out)
+            throws Exception {
         GenerationRequest fifty = request.withSteps(50);
         Cancellation cancel = new Cancellation();
         CountDownLatch stepTen = new CountDownLatch(1);
@@ -209,7 +234,7 @@ public final class GenerateCommand {
         canceller.start();
         long returned;
         try {
-            pipeline.generate(fifty, new GenerationListener() {
+            pipeline.generate(fifty, initImage, new GenerationListener() {
                 @Override
                 public void onStep(StepProgress p) {
                     long now = System.nanoTime();

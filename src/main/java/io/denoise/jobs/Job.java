@@ -1,5 +1,6 @@
 package io.denoise.jobs;
 
+import io.denoise.recipe.GenerationRequest;
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
 import jakarta.persistence.Column;
 import jakarta.persistence.Entity;
@@ -28,7 +29,7 @@ public class Job extends PanacheEntityBase {
     @Enumerated(EnumType.STRING)
     public JobStatus status;
 
-    /** {@link JobParameters} as JSON. */
+    /** {@link GenerationRequest} as JSON. */
     @JdbcTypeCode(SqlTypes.JSON)
     public String params;
 
@@ -90,4 +91,12 @@ public class Job extends PanacheEntityBase {
     /** A JSON array of {@link JobImage}, once the job succeeded. */
     @JdbcTypeCode(SqlTypes.JSON)
     public String images;
+
+    /** The sweep this job is a cell of, or null. */
+    @Column(name = "sweep_id")
+    public UUID sweepId;
+
+    /** Its cell in that sweep, row-major. */
+    @Column(name = "sweep_cell")
+    public Integer sweepCell;
 }

@@ -1,5 +1,7 @@
 package io.denoise.jobs;
 
+import io.denoise.recipe.GenerationRequest;
+
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -73,5 +75,5 @@ public interface JobAttempts {
     boolean cancelled(UUID id, int attempt);
 
     /** The parameters of a job. */
-    JobParameters parameters(Job job);
+    GenerationRequest parameters(Job job);
 }

@@ -3,6 +3,7 @@ package io.denoise.jobs;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.recipe.GenerationRequest;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Event;
 import jakarta.inject.Inject;
@@ -12,14 +13,14 @@ import jakarta.transaction.Transactional;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.List;
-import java.util.Optional;
-import java.util.UUID;
-import java.util.stream.Collectors;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.StringJoiner;
+import java.util.UUID;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 
 /**
  * The only writer of job status. Every write is one short transaction and a conditional update that encodes the
@@ -60,9 +61,18 @@ public class JobStore implements JobAttempts {
      * the transaction on its unique constraint; the caller looks the key up before and after.
      */
     @Transactional
-    public Job submit(UUID id, String model, JobParameters params, String idempotencyKey, String requestHash,
+    public Job submit(UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
                       String topic, String recordPayload) {
+        return submit(id, model, params, idempotencyKey, requestHash, topic, recordPayload, null, null);
+    }
+
+    /** {@link #submit} for a cell of a sweep (the sweep's row written first, in the same transaction). */
+    @Transactional
+    Job submit(UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
+               String topic, String recordPayload, UUID sweepId, Integer sweepCell) {
         Job job = new Job();
+        job.sweepId = sweepId;
+        job.sweepCell = sweepCell;
         job.id = id;
         job.model = model;
         job.status = JobStatus.QUEUED;
@@ -369,9 +379,9 @@ public class JobStore implements JobAttempts {
 
     /** The parameters of a job. */
     @Override
-    public JobParameters parameters(Job job) {
+    public GenerationRequest parameters(Job job) {
         try {
-            return json.readValue(job.params, JobParameters.class);
+            return json.readValue(job.params, GenerationRequest.class);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("job " + job.id + " has unreadable parameters", e);
         }

@@ -1,22 +1,26 @@
 package io.denoise.jobs;
 
+import io.denoise.recipe.ModelProfile;
+
 import java.time.Instant;
 import java.util.List;
 
 /**
- * What a worker serves under a model name: the defaults a request gets and the limits it is checked against.
- * Workers register their cards at start; the API validates requests and answers {@code GET /v1/models} from them.
+ * What a worker serves under a model name: its profile (the defaults a request gets and the limits it is checked
+ * against) with the model's hash. Workers register their cards at start; the API validates requests and answers
+ * {@code GET /v1/models} from them.
  *
  * @param lastSeenAt when a worker serving this model last started or checked in
  */
-public record ModelCard(String name, String hash, Defaults defaults, Limits limits, List<String> schedulers,
-                        boolean imageToImage, Instant lastSeenAt) {
+public record ModelCard(String name, String hash, ModelProfile.Defaults defaults, ModelProfile.Limits limits,
+                        List<String> schedulers, boolean imageToImage, Instant lastSeenAt) {
 
-    /** Request defaults. */
-    public record Defaults(double guidanceScale, int numInferenceSteps, int width, int height, String scheduler) {
+    public static ModelCard of(ModelProfile profile, String hash, Instant lastSeenAt) {
+        return new ModelCard(profile.name(), hash, profile.defaults(), profile.limits(), profile.schedulers(),
+                profile.imageToImage(), lastSeenAt);
     }
 
-    /** Inclusive bounds on request fields. */
-    public record Limits(int minWidth, int maxWidth, int minHeight, int maxHeight, int maxSteps, int maxImages) {
+    public ModelProfile profile() {
+        return new ModelProfile(name, defaults, limits, schedulers, imageToImage);
     }
 }

@@ -1,6 +1,7 @@
 package io.denoise.pipeline;
 
 import io.denoise.images.ImageProbe;
+import io.denoise.recipe.InvalidRequestException;
 
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;

@@ -3,6 +3,7 @@ package io.denoise.pipeline;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.recipe.ModelProfile;
 import io.denoise.scheduler.Scheduler;
 import io.denoise.scheduler.SchedulerConfig;
 import io.denoise.scheduler.SchedulerKind;
@@ -202,6 +203,12 @@ public final class ModelSet implements AutoCloseable {
 
     public ModelSettings settings() {
         return settings;
+    }
+
+    /** What this model offers to requests: its defaults, limits and schedulers. */
+    public ModelProfile profile() {
+        return new ModelProfile(name, settings.defaults(), settings.limits(), List.copyOf(Schedulers.ids()),
+                supportsImageToImage());
     }
 
     public double scalingFactor() {

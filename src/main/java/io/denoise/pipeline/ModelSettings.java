@@ -1,6 +1,8 @@
 package io.denoise.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.denoise.recipe.ModelProfile.Defaults;
+import io.denoise.recipe.ModelProfile.Limits;
 
 /**
  * Denoise's own per-model settings, read from the model's optional {@code denoise.json}; what it leaves out is
@@ -13,14 +15,6 @@ import com.fasterxml.jackson.databind.JsonNode;
  * @param preview  the approximate latent → RGB projection for previews
  */
 public record ModelSettings(Defaults defaults, Limits limits, Preview preview) {
-
-    /** Request defaults. */
-    public record Defaults(double guidanceScale, int numInferenceSteps, int width, int height, String scheduler) {
-    }
-
-    /** Inclusive bounds on request fields. */
-    public record Limits(int minWidth, int maxWidth, int minHeight, int maxHeight, int maxSteps, int maxImages) {
-    }
 
     /**
      * A linear map from (scaled) latents to RGB in [-1, 1]: {@code rgb = Σ_c latent[c] · factors[c] + bias}.
@@ -64,7 +58,8 @@ public record ModelSettings(Defaults defaults, Limits limits, Preview preview) {
                 l.path("minHeight").asInt(minSize),
                 l.path("maxHeight").asInt(maxSize),
                 l.path("maxSteps").asInt(150),
-                l.path("maxImages").asInt(4));
+                l.path("maxImages").asInt(4),
+                vaeScaleFactor);
         JsonNode p = json.path("preview");
         float[][] factors = SD1_LATENT_RGB;
         float[] bias = {0f, 0f, 0f};
@@ -95,10 +90,11 @@ public record ModelSettings(Defaults defaults, Limits limits, Preview preview) {
     }
 
     private void check() {
-        if (limits.minWidth() % 8 != 0 || limits.maxWidth() % 8 != 0 || limits.minHeight() % 8 != 0
-                || limits.maxHeight() % 8 != 0 || limits.minWidth() > limits.maxWidth()
+        int step = limits.sizeMultiple();
+        if (limits.minWidth() % step != 0 || limits.maxWidth() % step != 0 || limits.minHeight() % step != 0
+                || limits.maxHeight() % step != 0 || limits.minWidth() > limits.maxWidth()
                 || limits.minHeight() > limits.maxHeight()) {
-            throw new ModelLoadException("denoise.json: size limits must be multiples of 8 with min <= max");
+            throw new ModelLoadException("denoise.json: size limits must be multiples of " + step + " with min <= max");
         }
         if (defaults.width() < limits.minWidth() || defaults.width() > limits.maxWidth()
                 || defaults.height() < limits.minHeight() || defaults.height() > limits.maxHeight()) {

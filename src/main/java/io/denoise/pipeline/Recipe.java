@@ -1,5 +1,7 @@
 package io.denoise.pipeline;
 
+import io.denoise.recipe.GenerationRequest;
+
 import java.util.Locale;
 import java.util.Map;
 

@@ -4,9 +4,14 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.denoise.random.NoiseSource;
+import io.denoise.random.TorchGenerator;
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
+import io.denoise.recipe.ModelProfile;
+import io.denoise.recipe.RequestRules;
+import io.denoise.recipe.ServiceLimits;
 import io.denoise.scheduler.Scheduler;
 import io.denoise.scheduler.Schedulers;
-import io.denoise.random.TorchGenerator;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -21,18 +26,26 @@ import java.util.Map;
  */
 public final class TextToImagePipeline {
 
-    /** Limits that belong to the deployment rather than the model. */
-    public record Limits(int maxBatchImages, int maxInitImageBytes, long maxInitImagePixels) {
-        public static final Limits DEFAULT = new Limits(8, 8 << 20, 4096L * 4096L);
+    /**
+     * Limits that belong to the deployment rather than the model.
+     *
+     * @param maxBatchImages most images one request may batch, whatever the model allows
+     */
+    public record Limits(int maxBatchImages, ServiceLimits service) {
+        public static final Limits DEFAULT = new Limits(8, ServiceLimits.DEFAULT);
     }
 
     private final ModelSet model;
-    private final Limits limits;
+    private final ModelProfile profile;
+    private final ServiceLimits service;
     private final OrtEnvironment env;
 
     public TextToImagePipeline(ModelSet model, Limits limits) {
         this.model = model;
-        this.limits = limits;
+        ModelProfile own = model.profile();
+        this.profile = new ModelProfile(own.name(), own.defaults(), own.limits().withMaxImages(limits.maxBatchImages()),
+                own.schedulers(), own.imageToImage());
+        this.service = limits.service();
         this.env = model.sessions().environment();
     }
 
@@ -40,58 +53,18 @@ public final class TextToImagePipeline {
         return model;
     }
 
+    /** What this pipeline offers to requests: the model's defaults and limits within this deployment's. */
+    public ModelProfile profile() {
+        return profile;
+    }
+
     /**
-     * Stage 0 — checks a request against the model's and the deployment's limits.
+     * Stage 0 — checks a request against the model's and the deployment's limits ({@link RequestRules}).
      *
      * @throws InvalidRequestException naming the first offending field
      */
     public void checkInputs(GenerationRequest r) {
-        ModelSettings.Limits l = model.settings().limits();
-        if (r.prompt() == null) {
-            throw new InvalidRequestException("prompt", "is required");
-        }
-        if (r.negativePrompt() == null) {
-            throw new InvalidRequestException("negativePrompt", "must not be null (use \"\" for none)");
-        }
-        int multiple = Math.max(8, model.vaeScaleFactor());
-        checkSize("width", r.width(), multiple, l.minWidth(), l.maxWidth());
-        checkSize("height", r.height(), multiple, l.minHeight(), l.maxHeight());
-        if (r.numInferenceSteps() < 1 || r.numInferenceSteps() > l.maxSteps()) {
-            throw new InvalidRequestException("numInferenceSteps", "must be between 1 and " + l.maxSteps());
-        }
-        if (!Double.isFinite(r.guidanceScale()) || r.guidanceScale() < 0) {
-            throw new InvalidRequestException("guidanceScale", "must be a finite number >= 0");
-        }
-        if (!Schedulers.ids().contains(r.scheduler())) {
-            throw new InvalidRequestException("scheduler", "must be one of " + Schedulers.ids());
-        }
-        int maxImages = Math.min(l.maxImages(), limits.maxBatchImages());
-        if (r.numImages() < 1 || r.numImages() > maxImages) {
-            throw new InvalidRequestException("numImages", "must be between 1 and " + maxImages);
-        }
-        if (!Double.isFinite(r.eta()) || r.eta() < 0 || r.eta() > 1) {
-            throw new InvalidRequestException("eta", "must be between 0 and 1");
-        }
-        if (r.preview() == null || r.previewEvery() < 1) {
-            throw new InvalidRequestException("previewEvery", "must be >= 1");
-        }
-        if (r.initImage() != null) {
-            if (!model.supportsImageToImage()) {
-                throw new InvalidRequestException("initImage", "model " + model.name() + " has no vae_encoder, so it cannot do image-to-image");
-            }
-            if (!(r.strength() > 0 && r.strength() <= 1)) {
-                throw new InvalidRequestException("strength", "must be in (0, 1]");
-            }
-            if ((int) (r.numInferenceSteps() * r.strength()) < 1) {
-                throw new InvalidRequestException("strength", "times numInferenceSteps must leave at least one step");
-            }
-        }
-    }
-
-    private static void checkSize(String field, int value, int multiple, int min, int max) {
-        if (value % multiple != 0 || value < min || value > max) {
-            throw new InvalidRequestException(field, "must be a multiple of " + multiple + " between " + min + " and " + max);
-        }
+        RequestRules.check(r, profile, service);
     }
 
     /**
@@ -105,6 +78,17 @@ public final class TextToImagePipeline {
      */
     public GenerationResult generate(GenerationRequest r, GenerationListener listener, Cancellation cancel)
             throws OrtException {
+        return generate(r, null, listener, cancel);
+    }
+
+    /**
+     * Runs one generation on the calling thread; image-to-image when the request names an init image, whose bytes
+     * (PNG or JPEG) are {@code initImage}.
+     *
+     * @throws InvalidRequestException if the request does not fit the model, or names an init image without bytes
+     */
+    public GenerationResult generate(GenerationRequest r, byte[] initImage, GenerationListener listener,
+                                     Cancellation cancel) throws OrtException {
         long start = System.nanoTime();
         InferenceStats stats = new InferenceStats();
         checkInputs(r);
@@ -114,8 +98,13 @@ public final class TextToImagePipeline {
         int latentH = r.height() / model.vaeScaleFactor();
         int latentW = r.width() / model.vaeScaleFactor();
         int perImage = channels * latentH * latentW;
-        float[] initPixels = r.initImage() == null ? null : Images.decodeInitImage(r.initImage(),
-                limits.maxInitImageBytes(), limits.maxInitImagePixels(), r.width(), r.height());
+        if ((r.initImage() == null) != (initImage == null)) {
+            throw new InvalidRequestException("initImage", r.initImage() == null
+                    ? "bytes were given, but the request names no init image"
+                    : "the request names " + r.initImage() + ", but its bytes were not given");
+        }
+        float[] initPixels = initImage == null ? null : Images.decodeInitImage(initImage,
+                service.maxInitImageBytes(), service.maxInitImagePixels(), r.width(), r.height());
 
         try (OrtSession.RunOptions runOptions = new OrtSession.RunOptions()) {
             cancel.attach(runOptions);
@@ -126,7 +115,7 @@ public final class TextToImagePipeline {
                     // 2. set timesteps
                     scheduler.setTimesteps(r.numInferenceSteps());
                     double[] timesteps = r.initImage() == null ? scheduler.timesteps()
-                            : Schedulers.img2imgTimesteps(scheduler, r.numInferenceSteps(), r.strength());
+                            : Schedulers.img2imgTimesteps(scheduler, r.numInferenceSteps(), r.effectiveStrength());
                     // 3. prepare latents
                     TorchGenerator[] generators = new TorchGenerator[n];
                     for (int i = 0; i < n; i++) {
@@ -233,8 +222,7 @@ public final class TextToImagePipeline {
         float[] noisePred = guided ? new float[size] : unetOutput;
         // Progress counts steps as diffusers' progress bar does: multistep warm-up calls (PNDM's extra first call)
         // and the second call of second-order schedulers (Heun) are not steps of their own.
-        int totalSteps = r.initImage() == null ? r.numInferenceSteps()
-                : Math.min((int) (r.numInferenceSteps() * r.strength()), r.numInferenceSteps());
+        int totalSteps = Math.min((int) (r.numInferenceSteps() * r.effectiveStrength()), r.numInferenceSteps());
         int order = scheduler.order();
         int warmup = timesteps.length - totalSteps * order;
         int stepsDone = 0;
@@ -265,7 +253,7 @@ public final class TextToImagePipeline {
                 stepsDone++;
                 long elapsed = (System.nanoTime() - loopStart) / 1_000_000;
                 long eta = elapsed * (totalSteps - stepsDone) / stepsDone;
-                boolean previewDue = r.preview() != GenerationRequest.PreviewMode.NONE
+                boolean previewDue = r.previewMode() != GenerationRequest.PreviewMode.NONE
                         && stepsDone % r.previewEvery() == 0 && stepsDone < totalSteps;
                 byte[] preview = previewDue ? previewFirstImage(r, latents, latentShape, runOptions, stats) : null;
                 listener.onStep(new StepProgress(stepsDone, totalSteps, t, elapsed, eta, preview));
@@ -277,7 +265,7 @@ public final class TextToImagePipeline {
     /** A preview of image 0 of the batch only: {@link StepProgress#preview()} carries no other. */
     private byte[] previewFirstImage(GenerationRequest r, float[] latents, long[] shape, OrtSession.RunOptions runOptions,
                                      InferenceStats stats) throws OrtException {
-        if (r.preview() == GenerationRequest.PreviewMode.APPROX) {
+        if (r.previewMode() == GenerationRequest.PreviewMode.APPROX) {
             return LatentPreview.render(latents, 0, (int) shape[1], (int) shape[2], (int) shape[3],
                     model.settings().preview());
         }

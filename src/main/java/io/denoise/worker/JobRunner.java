@@ -2,21 +2,20 @@ package io.denoise.worker;
 
 import io.denoise.Threads;
 import io.denoise.jobs.Job;
-import io.denoise.jobs.JobImage;
-import io.denoise.jobs.JobParameters;
 import io.denoise.jobs.JobAttempts;
+import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobsConfig;
-import io.denoise.messaging.JobEvents;
 import io.denoise.messaging.JobEvent;
+import io.denoise.messaging.JobEvents;
 import io.denoise.pipeline.Cancellation;
 import io.denoise.pipeline.GeneratedImage;
 import io.denoise.pipeline.GenerationCancelledException;
 import io.denoise.pipeline.GenerationListener;
-import io.denoise.pipeline.GenerationRequest;
 import io.denoise.pipeline.GenerationResult;
-import io.denoise.pipeline.InvalidRequestException;
 import io.denoise.pipeline.StepProgress;
 import io.denoise.pipeline.TextToImagePipeline;
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
 import io.denoise.storage.ImageBucket;
 import io.denoise.storage.ImageStore;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -31,7 +30,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -174,7 +172,7 @@ public class JobRunner {
     }
 
     private Outcome execute(Job job, String workerId) {
-        JobParameters params = store.parameters(job);
+        GenerationRequest params = store.parameters(job);
         TextToImagePipeline pipeline = models.pipeline(job.model);
         try (Attempt attempt = new Attempt(job.id, job.attempt)) {
             LOG.infof("job %s attempt %d on %s: %s, %d steps", job.id, job.attempt, workerId, job.model,
@@ -184,11 +182,11 @@ public class JobRunner {
                 return attempt.fail("MODEL_NOT_SERVED", "this worker does not serve model " + job.model);
             }
             try {
-                byte[] initImage = params.initImageKey() == null ? null
-                        : attempt.retrying("read the init image", () -> readImage(params.initImageKey()))
+                byte[] initImage = params.initImage() == null ? null
+                        : attempt.retrying("read the init image", () -> readImage(params.initImage()))
                             .orElseThrow(() -> new InvalidRequestException("initImage",
-                                    "init image " + params.initImageKey() + " is missing from the store"));
-                GenerationResult result = pipeline.generate(request(params, initImage), attempt, attempt.cancellation);
+                                    "init image " + params.initImage() + " is missing from the store"));
+                GenerationResult result = pipeline.generate(params, initImage, attempt, attempt.cancellation);
                 return attempt.succeed(result);
             } catch (GenerationCancelledException e) {
                 return attempt.cancelled();
@@ -427,13 +425,6 @@ public class JobRunner {
             LOG.debugf("event %s of job %s not published: %s", event.type(), event.jobId(), e.toString());
             return null;
         });
-    }
-
-    static GenerationRequest request(JobParameters p, byte[] initImage) {
-        return new GenerationRequest(p.prompt(), p.negativePrompt(), p.width(), p.height(), p.numInferenceSteps(),
-                p.guidanceScale(), p.scheduler(), p.seed().longValue(), p.numImages(), initImage,
-                p.strength() == null ? 1.0 : p.strength(), p.eta(),
-                GenerationRequest.PreviewMode.valueOf(p.preview().toUpperCase(Locale.ROOT)), p.previewEvery());
     }
 
     /** Whether a failure is worth a retry: storage or database trouble rather than a bad job. */

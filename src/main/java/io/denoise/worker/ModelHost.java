@@ -1,13 +1,12 @@
 package io.denoise.worker;
 
 import io.denoise.Roles;
+import io.denoise.jobs.LimitsConfig;
 import io.denoise.jobs.ModelCard;
 import io.denoise.pipeline.ModelSet;
-import io.denoise.pipeline.ModelSettings;
 import io.denoise.pipeline.RuntimeOptions;
 import io.denoise.pipeline.SessionFactory;
 import io.denoise.pipeline.TextToImagePipeline;
-import io.denoise.scheduler.Schedulers;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
@@ -36,6 +35,9 @@ public class ModelHost {
     @Inject
     Roles roles;
 
+    @Inject
+    LimitsConfig requestLimits;
+
     private final Map<String, ModelSet> models = new LinkedHashMap<>();
     private final Map<String, TextToImagePipeline> pipelines = new LinkedHashMap<>();
     private volatile boolean loaded;
@@ -45,15 +47,15 @@ public class ModelHost {
         ModelsConfig m = modelsConfig;
         SessionFactory sessions = new SessionFactory(new RuntimeOptions(m.device(), m.cudaDeviceId(), m.intraOpThreads(),
                 spinning(m.spin(), roles.api())));
-        TextToImagePipeline.Limits limits = new TextToImagePipeline.Limits(config.maxBatchImages(),
-                TextToImagePipeline.Limits.DEFAULT.maxInitImageBytes(), TextToImagePipeline.Limits.DEFAULT.maxInitImagePixels());
+        TextToImagePipeline.Limits limits = new TextToImagePipeline.Limits(config.maxBatchImages(), requestLimits.toLimits());
         List<ModelCard> cards = new ArrayList<>();
         for (String name : m.serve()) {
             long start = System.nanoTime();
             ModelSet model = ModelSet.load(m.dir().resolve(name), sessions);
             models.put(name, model);
-            pipelines.put(name, new TextToImagePipeline(model, limits));
-            cards.add(card(model, config.maxBatchImages()));
+            TextToImagePipeline pipeline = new TextToImagePipeline(model, limits);
+            pipelines.put(name, pipeline);
+            cards.add(ModelCard.of(pipeline.profile(), model.hash(), Instant.now()));
             LOG.infof("loaded model %s (%s, %s) on %s in %d ms", name, model.hash(), model.floatType(), model.device(),
                     (System.nanoTime() - start) / 1_000_000);
         }
@@ -95,16 +97,5 @@ public class ModelHost {
         models.clear();
         pipelines.clear();
         loaded = false;
-    }
-
-    static ModelCard card(ModelSet model, int maxBatchImages) {
-        ModelSettings s = model.settings();
-        ModelSettings.Defaults d = s.defaults();
-        ModelSettings.Limits l = s.limits();
-        return new ModelCard(model.name(), model.hash(),
-                new ModelCard.Defaults(d.guidanceScale(), d.numInferenceSteps(), d.width(), d.height(), d.scheduler()),
-                new ModelCard.Limits(l.minWidth(), l.maxWidth(), l.minHeight(), l.maxHeight(), l.maxSteps(),
-                        Math.min(l.maxImages(), maxBatchImages)),
-                List.copyOf(Schedulers.ids()), model.supportsImageToImage(), Instant.now());
     }
 }

@@ -1,13 +1,13 @@
 package io.denoise.api;
 
 import io.denoise.stack.StackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
-import io.quarkus.test.junit.QuarkusTest;
-import io.restassured.http.ContentType;
 import io.minio.ListObjectsArgs;
 import io.minio.MinioClient;
 import io.minio.Result;
 import io.minio.messages.Item;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -103,9 +103,9 @@ class JobValidationTest {
 
     @Test
     void anInitImageOverTheByteLimitIsRefused() {
-        String big = Base64.getEncoder().encodeToString(new byte[8 * 1024 * 1024 + 1]);
+        String big = Base64.getEncoder().encodeToString(new byte[9 * 1024 * 1024 + 1]); // the tests' configured limit
         given().contentType(ContentType.JSON).body("{\"prompt\":\"x\",\"initImage\":\"" + big + "\"}").post("/v1/jobs")
-                .then().statusCode(400).body("field", equalTo("initImage")).body("message", containsString("8388608"));
+                .then().statusCode(400).body("field", equalTo("initImage")).body("message", containsString("9437184"));
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.denoise.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.recipe.RequestRules;
 import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -55,8 +56,8 @@ class OpenApiDocumentTest {
         assertEquals(50, request.at("/properties/guidanceScale/maximum").asInt());
         assertEquals(1, request.at("/properties/strength/maximum").asInt());
         assertEquals("none", request.at("/properties/preview/default").asText());
-        assertEquals(JobRequestValidator.PREVIEWS, strings(request.at("/properties/preview/enum")));
-        assertEquals(JobRequestValidator.MAX_SEED.toString().length(), request.at("/properties/seed/maxLength").asInt());
+        assertEquals(new TreeSet<>(RequestRules.PREVIEWS), strings(request.at("/properties/preview/enum")));
+        assertEquals(RequestRules.MAX_SEED.toString().length(), request.at("/properties/seed/maxLength").asInt());
     }
 
     @Test

@@ -2,12 +2,12 @@ package io.denoise.pipeline;
 
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.denoise.scheduler.Scheduler;
 import io.denoise.random.TorchGenerator;
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.scheduler.Scheduler;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -15,6 +15,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.util.Arrays;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -44,7 +45,7 @@ class DiffusersReferenceTest {
     }
 
     private static GenerationRequest request() {
-        return GenerationRequest.of(MODEL, PROMPT, 0).withSteps(2).withGuidanceScale(6.0).withScheduler("ddim")
+        return GenerationRequest.of(MODEL.settings().defaults(), PROMPT, 0).withSteps(2).withGuidanceScale(6.0).withScheduler("ddim")
                 .withSize(64, 64).withEta(0.0);
     }
 

@@ -1,5 +1,6 @@
 package io.denoise.pipeline;
 
+import io.denoise.recipe.GenerationRequest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +35,7 @@ class ExportVariantsTest {
     }
 
     private static GenerationRequest request(ModelSet model) {
-        return GenerationRequest.of(model, "A painting of a squirrel eating a burger", 0).withSteps(2)
+        return GenerationRequest.of(model.settings().defaults(), "A painting of a squirrel eating a burger", 0).withSteps(2)
                 .withGuidanceScale(6.0).withScheduler("ddim").withSize(64, 64);
     }
 
@@ -103,9 +104,9 @@ class ExportVariantsTest {
             assertEquals(8, model.vaeScaleFactor(), "found by the decoder's probe run in float16");
             assertEquals(bundled.latentChannels(), model.latentChannels());
             assertEquals(512, model.settings().defaults().width());
-            GenerationRequest r = GenerationRequest.of(model, "a red circle on a white background", 7).withSize(64, 64)
+            GenerationRequest r = GenerationRequest.of(model.settings().defaults(), "a red circle on a white background", 7).withSize(64, 64)
                     .withSteps(4).withScheduler("pndm").withGuidanceScale(2.5);
-            GenerationRequest same = GenerationRequest.of(bundled, r.prompt(), 7).withSize(64, 64).withSteps(4)
+            GenerationRequest same = GenerationRequest.of(bundled.settings().defaults(), r.prompt(), 7).withSize(64, 64).withSteps(4)
                     .withScheduler("pndm").withGuidanceScale(2.5);
             assertArrayEquals(
                     new TextToImagePipeline(bundled, TextToImagePipeline.Limits.DEFAULT).generate(same, GenerationListener.NONE, new Cancellation()).finalLatents(),

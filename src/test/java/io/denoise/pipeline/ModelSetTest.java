@@ -2,6 +2,8 @@ package io.denoise.pipeline;
 
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,7 +65,7 @@ class ModelSetTest {
             assertFalse(model.supportsImageToImage());
             TextToImagePipeline pipeline = new TextToImagePipeline(model, TextToImagePipeline.Limits.DEFAULT);
             InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> pipeline.checkInputs(
-                    GenerationRequest.of(model, "x", 1).withInitImage(new byte[] {1}, 0.5)));
+                    GenerationRequest.of(model.settings().defaults(), "x", 1).withInitImage("init.png", 0.5)));
             assertEquals("initImage", e.field());
         }
     }

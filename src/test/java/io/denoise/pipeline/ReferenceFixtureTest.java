@@ -2,11 +2,11 @@ package io.denoise.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.recipe.GenerationRequest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -58,10 +59,10 @@ class ReferenceFixtureTest {
         byte[] init = f.get("initImage").isNull() ? null : Files.readAllBytes(FIXTURES.resolve(f.get("initImage").asText()));
         GenerationRequest request = new GenerationRequest(f.get("prompt").asText(), f.get("negativePrompt").asText(),
                 f.get("width").asInt(), f.get("height").asInt(), f.get("numInferenceSteps").asInt(),
-                f.get("guidanceScale").asDouble(), f.get("scheduler").asText(), f.get("seed").asLong(),
-                f.get("numImages").asInt(), init, f.get("strength").isNull() ? 1.0 : f.get("strength").asDouble(),
-                f.get("eta").asDouble(), GenerationRequest.PreviewMode.NONE, 1);
-        GenerationResult result = PIPELINE.generate(request, GenerationListener.NONE, new Cancellation());
+                f.get("guidanceScale").asDouble(), f.get("scheduler").asText(), new java.math.BigInteger(f.get("seed").asText()),
+                f.get("numImages").asInt(), init == null ? null : f.get("initImage").asText(),
+                f.get("strength").isNull() ? null : f.get("strength").asDouble(), f.get("eta").asDouble(), "none", 1);
+        GenerationResult result = PIPELINE.generate(request, init, GenerationListener.NONE, new Cancellation());
 
         float[] expected = floats(f.get("finalLatents"));
         float[] actual = result.finalLatents();

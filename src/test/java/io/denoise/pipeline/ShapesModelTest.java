@@ -1,12 +1,13 @@
 package io.denoise.pipeline;
 
+import io.denoise.recipe.GenerationRequest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
-import javax.imageio.ImageIO;
 import java.io.ByteArrayInputStream;
 import java.util.ArrayList;
 import java.util.List;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -58,7 +59,7 @@ class ShapesModelTest {
         int blueWithout = 0;
         int blueWith = 0;
         for (int seed = 0; seed < 60; seed++) {
-            GenerationRequest r = GenerationRequest.of(FP32, "a circle on a white background", seed);
+            GenerationRequest r = GenerationRequest.of(FP32.settings().defaults(), "a circle on a white background", seed);
             blueWithout += "blue".equals(score(pipeline, r).colour()) ? 1 : 0;
             blueWith += "blue".equals(score(pipeline, r.withNegativePrompt("blue")).colour()) ? 1 : 0;
         }
@@ -85,7 +86,7 @@ class ShapesModelTest {
                 for (String background : BACKGROUNDS) {
                     String prompt = (colour.equals("orange") ? "an " : "a ") + colour + " " + shape + " on a "
                             + background + " background";
-                    GenerationRequest r = GenerationRequest.of(FP32, prompt, seed++).withGuidanceScale(guidance);
+                    GenerationRequest r = GenerationRequest.of(FP32.settings().defaults(), prompt, seed++).withGuidanceScale(guidance);
                     t.add(prompt + " (seed " + r.seed() + ")", colour, shape, background, score(pipeline, r));
                 }
             }
@@ -126,7 +127,7 @@ class ShapesModelTest {
     @Test
     void theSameSeedGivesABitIdenticalImage() throws Exception {
         TextToImagePipeline pipeline = new TextToImagePipeline(FP32, TextToImagePipeline.Limits.DEFAULT);
-        GenerationRequest r = GenerationRequest.of(FP32, "a purple triangle on a white background", 1234);
+        GenerationRequest r = GenerationRequest.of(FP32.settings().defaults(), "a purple triangle on a white background", 1234);
         assertArrayEquals(pipeline.generate(r, GenerationListener.NONE, new Cancellation()).images().get(0).png(),
                 pipeline.generate(r, GenerationListener.NONE, new Cancellation()).images().get(0).png());
     }
@@ -145,8 +146,8 @@ class ShapesModelTest {
             for (String background : BACKGROUNDS) {
                 String article = colour.equals("orange") ? "an" : "a";
                 String prompt = article + " " + colour + " circle on a " + background + " background";
-                ShapeScorer.Score a = score(fp32, GenerationRequest.of(FP32, prompt, seed));
-                ShapeScorer.Score b = score(fp16, GenerationRequest.of(FP16, prompt, seed));
+                ShapeScorer.Score a = score(fp32, GenerationRequest.of(FP32.settings().defaults(), prompt, seed));
+                ShapeScorer.Score b = score(fp16, GenerationRequest.of(FP16.settings().defaults(), prompt, seed));
                 sameBackground += a.background().equals(b.background()) ? 1 : 0;
                 sameColour += String.valueOf(a.colour()).equals(String.valueOf(b.colour())) ? 1 : 0;
                 n++;

@@ -1,5 +1,7 @@
 package io.denoise.pipeline;
 
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
 import io.denoise.scheduler.Schedulers;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -7,13 +9,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -42,7 +44,7 @@ class TextToImagePipelineTest {
     }
 
     private static GenerationRequest request(long seed) {
-        return GenerationRequest.of(model, "a red circle on a white background", seed).withSteps(4);
+        return GenerationRequest.of(model.settings().defaults(), "a red circle on a white background", seed).withSteps(4);
     }
 
     private static GenerationResult run(GenerationRequest r) throws Exception {
@@ -90,8 +92,8 @@ class TextToImagePipelineTest {
         GenerationRequest r = request(500).withScheduler("euler-ancestral");
         GenerationResult batch = run(r.withNumImages(2));
         GenerationResult alone = run(new GenerationRequest(r.prompt(), r.negativePrompt(), r.width(), r.height(),
-                r.numInferenceSteps(), r.guidanceScale(), r.scheduler(), 501, 1, null, 1.0, 0.0,
-                GenerationRequest.PreviewMode.NONE, 1));
+                r.numInferenceSteps(), r.guidanceScale(), r.scheduler(), java.math.BigInteger.valueOf(501), 1, null, null, 0.0,
+                "none", 1));
         int perImage = alone.finalLatents().length;
         assertArrayEquals(alone.finalLatents(), Arrays.copyOfRange(batch.finalLatents(), perImage, 2 * perImage), 1e-5f);
     }
@@ -207,7 +209,7 @@ class TextToImagePipelineTest {
     void imageToImageRunsTheStrengthsShareOfTheSchedule() throws Exception {
         byte[] init = run(request(8)).images().get(0).png();
         List<StepProgress> steps = new ArrayList<>();
-        pipeline.generate(request(8).withSteps(10).withInitImage(init, 0.3), new GenerationListener() {
+        pipeline.generate(request(8).withSteps(10).withInitImage("init.png", 0.3), init, new GenerationListener() {
             @Override
             public void onStep(StepProgress p) {
                 steps.add(p);
@@ -244,13 +246,14 @@ class TextToImagePipelineTest {
         assertEquals("numInferenceSteps", assertThrows(InvalidRequestException.class, () -> pipeline.checkInputs(request(1).withSteps(0))).field());
         assertEquals("scheduler", assertThrows(InvalidRequestException.class, () -> pipeline.checkInputs(request(1).withScheduler("nope"))).field());
         assertEquals("guidanceScale", assertThrows(InvalidRequestException.class, () -> pipeline.checkInputs(request(1).withGuidanceScale(Double.NaN))).field());
-        assertEquals("initImage", assertThrows(InvalidRequestException.class, () -> run(request(1).withInitImage(new byte[] {1, 2, 3}, 0.5))).field());
+        assertEquals("initImage", assertThrows(InvalidRequestException.class, () -> pipeline.generate(request(1).withInitImage("three-bytes.png", 0.5), new byte[] {1, 2, 3},
+                GenerationListener.NONE, new Cancellation())).field());
     }
 
     @Test
     void longPromptsAreTruncatedAndTheResultSaysHowManyTokensWereDropped() throws Exception {
         String longPrompt = String.join(" ", java.util.Collections.nCopies(100, "red"));
-        GenerationResult result = run(GenerationRequest.of(model, longPrompt, 1).withSteps(1));
+        GenerationResult result = run(GenerationRequest.of(model.settings().defaults(), longPrompt, 1).withSteps(1));
         assertEquals(25, result.droppedTokens());
     }
 }

@@ -3,11 +3,11 @@ package io.denoise.worker;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobAttempts;
 import io.denoise.jobs.JobImage;
-import io.denoise.jobs.JobParameters;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobsConfig;
 import io.denoise.messaging.JobEvent;
 import io.denoise.messaging.JobEvents;
+import io.denoise.recipe.GenerationRequest;
 import io.denoise.storage.ImageBucket;
 import io.denoise.storage.ImageStore;
 import jakarta.persistence.PersistenceException;
@@ -50,6 +50,19 @@ class JobRunnerTest {
         models.modelsConfig = new TestModelsConfig();
         models.config = workerConfig();
         models.roles = io.denoise.Roles.of(io.denoise.Roles.WORKER);
+        models.requestLimits = new io.denoise.jobs.LimitsConfig() {
+            public int maxPromptLength() {
+                return 2000;
+            }
+
+            public int maxInitImageBytes() {
+                return 1 << 20;
+            }
+
+            public long maxInitImagePixels() {
+                return 1 << 20;
+            }
+        };
         models.load();
     }
 
@@ -188,7 +201,7 @@ class JobRunnerTest {
     @Test
     void nothingButThePipelineRunsOnTheInferenceThread() throws Exception {
         Job job = store.queued(2);
-        store.params.put(job.id, new JobParameters("a red circle", "", 32, 32, 40, 4.0, "pndm", BigInteger.ONE, 2,
+        store.params.put(job.id, new GenerationRequest("a red circle", "", 32, 32, 40, 4.0, "pndm", BigInteger.ONE, 2,
                 null, null, 0.0, "none", 1));
         long start = System.nanoTime();
         String inferenceThread = Thread.currentThread().getName();
@@ -239,7 +252,7 @@ class JobRunnerTest {
     /** Jobs in memory with the store's transitions; {@link #outage} makes the next calls of an operation fail. */
     static final class FakeAttempts implements JobAttempts {
         final Map<UUID, Job> jobs = new ConcurrentHashMap<>();
-        final Map<UUID, JobParameters> params = new ConcurrentHashMap<>();
+        final Map<UUID, GenerationRequest> params = new ConcurrentHashMap<>();
         private final Map<String, AtomicInteger> outages = new ConcurrentHashMap<>();
         private final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
         private final Map<String, List<String>> threads = new ConcurrentHashMap<>();
@@ -252,7 +265,7 @@ class JobRunnerTest {
             job.status = JobStatus.QUEUED;
             job.createdAt = Instant.now();
             jobs.put(job.id, job);
-            params.put(job.id, new JobParameters("a red circle", "", 32, 32, 3, 4.0, "pndm", BigInteger.ONE, numImages,
+            params.put(job.id, new GenerationRequest("a red circle", "", 32, 32, 3, 4.0, "pndm", BigInteger.ONE, numImages,
                     null, null, 0.0, "none", 1));
             return job;
         }
@@ -376,7 +389,7 @@ class JobRunnerTest {
         }
 
         @Override
-        public JobParameters parameters(Job job) {
+        public GenerationRequest parameters(Job job) {
             return params.get(job.id);
         }
 
