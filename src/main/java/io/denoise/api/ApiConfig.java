@@ -13,6 +13,10 @@ public interface ApiConfig {
     @WithDefault("shapes")
     String defaultModel();
 
+    /** Most cells one sweep may fan out into (default 64, which is also the most a grid draws). */
+    @WithDefault("64")
+    int maxSweepCells();
+
     /** Largest page of {@code GET /v1/jobs} (default 100). */
     @WithDefault("100")
     int maxPageSize();

@@ -131,6 +131,8 @@ public class EventHub {
     private final long maxBytes;
     private final int maxPerJob;
     private final int maxTotal;
+    /** Told of every job's terminal event, off the consumer thread's critical path (sweeps draw their grids). */
+    private final Consumer<UUID> onJobEnded;
 
     private final Object lock = new Object();
     /** Access order: the first entry is the job least recently heard from. */
@@ -141,11 +143,17 @@ public class EventHub {
     private int total;
 
     @Inject
-    EventHub(ObjectMapper json, Roles roles, ApiConfig config) {
-        this(json, roles.api(), config.eventBufferBytes(), config.maxSubscribersPerJob(), config.maxSubscribers());
+    EventHub(ObjectMapper json, Roles roles, ApiConfig config, SweepGrids grids) {
+        this(json, roles.api(), config.eventBufferBytes(), config.maxSubscribersPerJob(), config.maxSubscribers(),
+                grids::jobEnded);
     }
 
     EventHub(ObjectMapper json, boolean apiRole, long maxBytes, int maxPerJob, int maxTotal) {
+        this(json, apiRole, maxBytes, maxPerJob, maxTotal, id -> { });
+    }
+
+    EventHub(ObjectMapper json, boolean apiRole, long maxBytes, int maxPerJob, int maxTotal, Consumer<UUID> onJobEnded) {
+        this.onJobEnded = onJobEnded;
         this.json = json;
         this.apiRole = apiRole;
         this.maxBytes = maxBytes;
@@ -170,6 +178,9 @@ public class EventHub {
             return;
         }
         accept(event, value.length() + EVENT_OVERHEAD_BYTES);
+        if (event.isTerminal()) {
+            onJobEnded.accept(event.jobId());
+        }
     }
 
     /** Keeps an event (unless it alone is over the bound), evicting as needed, and hands it to the job's subscribers. */

@@ -206,7 +206,7 @@ public class EventStreamResource {
         }
     }
 
-    private static JobEvent terminalEvent(Job job) {
+    static JobEvent terminalEvent(Job job) {
         long seq = JobEvent.FINAL_SEQ;
         if (job.status == JobStatus.FAILED) {
             return JobEvent.failed(job.id, job.attempt, seq, job.errorCode, job.errorMessage);

@@ -56,6 +56,14 @@ public class JobRequestValidator {
      * @param initImageKey where the init image will be stored, should the request carry one
      */
     public ValidatedJob validate(JsonNode body, String initImageKey) {
+        checkShape(body);
+        ModelCard model = model(body);
+        byte[] initImage = initImage(body, model);
+        return new ValidatedJob(model.name(), request(body, model, initImage == null ? null : initImageKey), initImage);
+    }
+
+    /** The body is a JSON object of known fields whose text holds no control characters. */
+    void checkShape(JsonNode body) {
         if (body == null || !body.isObject()) {
             throw new InvalidRequestException("body", "must be a JSON object");
         }
@@ -70,20 +78,26 @@ public class JobRequestValidator {
                 checkCharacters(name, field.getValue().textValue());
             }
         }
+    }
+
+    /** The card of the model the body names (or the default model). */
+    ModelCard model(JsonNode body) {
         JsonNode modelNode = body.get("model");
         if (modelNode != null && !modelNode.isNull() && !modelNode.isTextual()) {
             throw new InvalidRequestException("model", "must be a string");
         }
         String modelName = modelNode == null || modelNode.isNull() ? config.defaultModel() : modelNode.textValue();
-        ModelCard model = models.find(modelName).orElseThrow(() -> new InvalidRequestException("model",
+        return models.find(modelName).orElseThrow(() -> new InvalidRequestException("model",
                 "unknown model '" + modelName + "'; available: " + models.all().keySet()));
-        byte[] initImage = initImage(body, model);
-        GenerationRequest request = RequestReader.read(body, model.profile(), limits.toLimits(),
-                initImage == null ? null : initImageKey, () -> new BigInteger(64, random));
-        return new ValidatedJob(modelName, request, initImage);
     }
 
-    private byte[] initImage(JsonNode body, ModelCard model) {
+    /** The request the body asks of the model, with its defaults; a body without a seed gets a random one. */
+    GenerationRequest request(JsonNode body, ModelCard model, String initImageKey) {
+        return RequestReader.read(body, model.profile(), limits.toLimits(), initImageKey, () -> new BigInteger(64, random));
+    }
+
+    /** The decoded upload of the body's {@code initImage}, checked against the limits, or null. */
+    byte[] initImage(JsonNode body, ModelCard model) {
         JsonNode node = body.get("initImage");
         if (node == null || node.isNull()) {
             return null;

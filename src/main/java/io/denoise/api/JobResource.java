@@ -11,7 +11,6 @@ import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
 import io.denoise.messaging.EventPublisher;
-import io.denoise.messaging.JobEvent;
 import io.denoise.messaging.JobRecord;
 import io.denoise.messaging.Topics;
 import io.denoise.recipe.GenerationRequest;
@@ -95,6 +94,12 @@ public class JobResource {
 
     @Inject
     ApiConfig config;
+
+    @Inject
+    JobCancels cancels;
+
+    @Inject
+    SweepGrids grids;
 
     /** The list response: a page of jobs, newest first, and the cursor of the next page. */
     public record JobPage(List<JobView> jobs, String nextCursor) {
@@ -305,15 +310,9 @@ public class JobResource {
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
     public Response cancel(@PathParam("id") String id) {
         UUID jobId = parseId(id);
-        return switch (store.requestCancel(jobId)) {
-            case CANCELLED -> {
-                events.publish(JobEvent.of(jobId, 0, JobEvent.FINAL_SEQ, JobEvent.CANCELLED));
-                yield Response.ok(view(find(id))).build();
-            }
-            case REQUESTED -> {
-                events.broadcastCancel(jobId);
-                yield Response.accepted(view(find(id))).build();
-            }
+        return switch (cancels.cancel(jobId)) {
+            case CANCELLED -> Response.ok(view(find(id))).build();
+            case REQUESTED -> Response.accepted(view(find(id))).build();
             case ALREADY_FINISHED -> ApiExceptionMappers.json(Response.Status.CONFLICT,
                     ErrorBody.of("already_finished", "job " + id + " has already finished"));
             case NOT_FOUND -> throw new NotFoundException("no job " + id);
@@ -357,12 +356,30 @@ public class JobResource {
         JobImage image = stored.stream().filter(i -> i.index() == index).findFirst()
                 .orElseThrow(() -> new NotFoundException("job " + id + " has no image " + index
                         + (job.status == JobStatus.SUCCEEDED ? "" : " (it is " + job.status + ")")));
-        if (redirect) {
-            return Response.temporaryRedirect(URI.create(images.presignedGet(image.key(), 600))).build();
+        return ImageResponses.png(images, image.key(), redirect);
+    }
+
+    @GET
+    @Path("/{id}/grid")
+    @Produces({"image/png", MediaType.APPLICATION_JSON})
+    @Operation(operationId = "getJobGrid", summary = "A finished job's images in one grid",
+            description = "The images in ⌈√n⌉ columns, each captioned with its seed; the job's request in a job text chunk.")
+    @APIResponse(responseCode = "200", description = "The grid",
+            content = @Content(mediaType = "image/png", schema = @Schema(type = SchemaType.STRING, format = "binary")))
+    @APIResponse(responseCode = "404", description = "No such job (not_found)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    @APIResponse(responseCode = "409", description = "The job has not succeeded (not_ready, or not_succeeded once it ended)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
+    public Response grid(@PathParam("id") String id) throws ImageStore.StorageException {
+        Job job = find(id);
+        if (job.status != JobStatus.SUCCEEDED) {
+            return ApiExceptionMappers.json(Response.Status.CONFLICT, job.status.isTerminal()
+                    ? ErrorBody.of("not_succeeded", "job " + id + " ended " + job.status + " and has no images")
+                    : ErrorBody.of("not_ready", "job " + id + " is " + job.status));
         }
-        byte[] png = images.get(image.key()).orElseThrow(() -> new NotFoundException("image " + index + " is missing from the store"));
+        byte[] png = grids.jobGrid(job);
         StreamingOutput body = out -> out.write(png);
-        return Response.ok(body, "image/png").header("Cache-Control", "public, max-age=31536000, immutable").build();
+        return Response.ok(body, "image/png").build();
     }
 
     private static int parseIndex(String index, String id) {

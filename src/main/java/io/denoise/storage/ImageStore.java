@@ -42,6 +42,16 @@ public class ImageStore implements ImageBucket {
         return "jobs/" + jobId + "/init";
     }
 
+    /** The key of a sweep's grid. */
+    public static String sweepGridKey(UUID sweepId) {
+        return "sweeps/" + sweepId + "/grid.png";
+    }
+
+    /** The key of a sweep's init image, which every cell reads. */
+    public static String sweepInitImageKey(UUID sweepId) {
+        return "sweeps/" + sweepId + "/init";
+    }
+
     /** Stores an object, creating the bucket on first use. */
     @Override
     public void put(String key, byte[] bytes, String contentType) throws StorageException {

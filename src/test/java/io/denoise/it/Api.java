@@ -118,6 +118,23 @@ final class Api {
         return JSON.readTree(r.body()).get("id").asText();
     }
 
+    /** POSTs JSON to a path and returns the answer's body as JSON, failing unless the answer is a 202. */
+    JsonNode post(String path, String body) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri(path))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 202) {
+            throw new AssertionError("POST " + path + " answered " + r.statusCode() + ": " + r.body());
+        }
+        return JSON.readTree(r.body());
+    }
+
+    /** GETs a path and returns the answer's body as JSON. */
+    JsonNode get(String path) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        return JSON.readTree(r.body());
+    }
+
     JsonNode job(String id) throws IOException, InterruptedException {
         HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri("/v1/jobs/" + id)).build(),
                 HttpResponse.BodyHandlers.ofString());

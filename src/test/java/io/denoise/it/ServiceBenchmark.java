@@ -38,11 +38,13 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>submit → first progress event, with an idle worker (p50, p90);</li>
  *   <li>submit → succeeded event, minus the pipeline's own time (the cost of API, outbox, Kafka, DB, S3);</li>
  *   <li>{@code POST /v1/jobs} throughput and latency on an API process while jobs queue;</li>
+ *   <li>4 × 4 sweeps: the time from the last cell's end to the stored grid;</li>
  *   <li>100 jobs over two workers, one of them killed with SIGKILL twice: every job must succeed once.</li>
  * </ol>
  * Run: {@code ./mvnw -q -Pbench-service} (see README). Arguments: {@code --model NAME} (default shapes),
  * {@code --latency-jobs N} (50), {@code --post-seconds N} (20), {@code --post-rates R[,R...]} (500, requests/s
- * offered), {@code --post-warmup-seconds N} (20, at half the first rate, reported apart), {@code --chaos-jobs N} (100).
+ * offered), {@code --post-warmup-seconds N} (20, at half the first rate, reported apart), {@code --chaos-jobs N} (100),
+ * {@code --sweeps N} (3: 4 × 4 sweeps, each timed from its last cell's end to its grid).
  */
 public final class ServiceBenchmark {
 
@@ -53,7 +55,7 @@ public final class ServiceBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opts = new HashMap<>(Map.of("model", "shapes", "latency-jobs", "50", "post-seconds", "20",
-                "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20"));
+                "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20", "sweeps", "3"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
@@ -67,6 +69,9 @@ public final class ServiceBenchmark {
                 String body = "{\"prompt\":\"a red circle on a white background\",\"numInferenceSteps\":20}";
                 if (Integer.parseInt(opts.get("latency-jobs")) > 0) {
                     latency(stack, api, body, model, Integer.parseInt(opts.get("latency-jobs")));
+                }
+                if (Integer.parseInt(opts.get("sweeps")) > 0) {
+                    sweepGrids(api, Integer.parseInt(opts.get("sweeps")));
                 }
             }
             if (Integer.parseInt(opts.get("post-seconds")) > 0) {
@@ -159,6 +164,41 @@ public final class ServiceBenchmark {
         double median = sortedCopy(attempt).get(attempt.size() / 2);
         System.out.printf(Locale.ROOT, "the same generation alone (generate --bench 30, same process settings): mean wall %.1f ms;"
                 + " attempt median / alone = %.2f%n", alone, median / alone);
+    }
+
+    /**
+     * Runs 4 × 4 sweeps (guidance × seed, 10 steps) one after another and times, by polling the sweep every 20 ms,
+     * the gap between the poll that first sees every cell ended and the one that first sees the grid stored.
+     */
+    static void sweepGrids(Api api, int sweeps) throws Exception {
+        List<Double> gaps = new ArrayList<>();
+        List<Double> totals = new ArrayList<>();
+        for (int i = 0; i < sweeps; i++) {
+            long t0 = System.nanoTime();
+            String id = api.post("/v1/sweeps", "{\"base\":{\"prompt\":\"a red circle on a white background\","
+                    + "\"numInferenceSteps\":10},\"x\":{\"field\":\"guidanceScale\",\"values\":[1,3,6,9]},"
+                    + "\"y\":{\"field\":\"seed\",\"values\":[1,2,3,4]}}").path("id").asText();
+            long allEnded = -1;
+            while (true) {
+                JsonNode sweep = api.get("/v1/sweeps/" + id);
+                long now = System.nanoTime();
+                if (allEnded < 0 && sweep.path("progress").path("cellsDone").asInt() == 16) {
+                    allEnded = now;
+                }
+                if (sweep.path("grid").path("status").asText().equals("ready")) {
+                    gaps.add((now - (allEnded < 0 ? now : allEnded)) / 1e6);
+                    totals.add((now - t0) / 1e6);
+                    break;
+                }
+                if (sweep.path("grid").path("status").asText().equals("failed")) {
+                    throw new AssertionError("sweep " + id + ": grid failed: " + sweep);
+                }
+                Thread.sleep(20);
+            }
+        }
+        System.out.printf(Locale.ROOT, "%nsweeps: %d of 4 x 4 cells (10 steps each)%n", sweeps);
+        print("last cell ended -> grid stored", gaps);
+        print("submit -> grid stored", totals);
     }
 
     /** Runs {@code generate --bench} on the model in a process of its own and returns its mean wall per generation. */

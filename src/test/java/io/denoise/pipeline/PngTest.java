@@ -4,20 +4,20 @@ import org.junit.jupiter.api.Test;
 import org.w3c.dom.NamedNodeMap;
 import org.w3c.dom.Node;
 
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.metadata.IIOMetadata;
-import javax.imageio.stream.ImageInputStream;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.stream.ImageInputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-class PngTest {
+public class PngTest {
 
     @Test
     void encodedPixelsDecodeToTheSameValues() throws IOException {
@@ -47,7 +47,7 @@ class PngTest {
     }
 
     /** Reads text chunks through ImageIO's native PNG metadata tree. */
-    static Map<String, String> textChunks(byte[] png) throws IOException {
+    public static Map<String, String> textChunks(byte[] png) throws IOException {
         Map<String, String> found = new HashMap<>();
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(png))) {
             ImageReader reader = ImageIO.getImageReaders(in).next();
