@@ -2,6 +2,8 @@ package io.denoise.cli;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.denoise.images.Grid;
+import io.denoise.images.SweepGrid;
 import io.denoise.pipeline.Cancellation;
 import io.denoise.pipeline.GeneratedImage;
 import io.denoise.pipeline.GenerationListener;
@@ -12,8 +14,10 @@ import io.denoise.pipeline.SessionFactory;
 import io.denoise.pipeline.StepProgress;
 import io.denoise.pipeline.TextToImagePipeline;
 import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
 import io.denoise.recipe.RequestReader;
 import io.denoise.recipe.ServiceLimits;
+import io.denoise.recipe.SweepPlan;
 import io.denoise.scheduler.Schedulers;
 
 import java.io.IOException;
@@ -24,16 +28,23 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 
 /**
  * {@code generate}: runs the pipeline directly, without Kafka, a database or S3 — for debugging a model and for
  * benchmarking the pipeline. {@code --bench N} runs N generations and prints the share of wall time spent outside
- * ONNX Runtime and the process's resident memory.
+ * ONNX Runtime and the process's resident memory. {@code --sweep FIELD=V1,V2,…} (and {@code --sweep-y}) runs a
+ * {@link SweepPlan} over the other options as its base recipe and writes its {@link SweepGrid} and each cell's PNG.
+ *
+ * <p>Exit codes: 0 done; 2 a bad option or a request (or sweep cell) that breaks a rule, reported before any step
+ * runs, or a request the pipeline refuses; 1 a sweep whose grid was written but where some cell failed to run (its
+ * box in the grid says why).
  */
 public final class GenerateCommand {
 
@@ -55,7 +66,24 @@ public final class GenerateCommand {
               --spin on|off            whether ONNX Runtime's threads spin while waiting (default on)
               --bench N                run N generations and report overhead and memory instead of writing images
               --warmup N               generations before the measured ones (default N/10, at least 3)
-            """.formatted(String.join(", ", Schedulers.ids()));
+              --sweep FIELD=V1,V2,...  a grid of one image per value, the other options as the base recipe: the grid
+                                       to --out, each cell's PNG (with its recipe) next to it: grid-cell-0.png, ...
+                                       FIELD is a request field: eta, guidanceScale, negativePrompt,
+                                       numInferenceSteps, prompt, scheduler, seed or strength;
+                                       prompt=A,B,... replaces A in the prompt (prompt S/R), negativePrompt=,red
+                                       is none and then red
+              --sweep-y FIELD=V1,...   a second axis, one row per value (an X/Y plot); at most %d cells in all.
+                                       Every cell is checked before any runs; all use one seed (--seed, or one
+                                       random seed, printed) unless seed is an axis; --num-images must be 1
+            """.formatted(String.join(", ", Schedulers.ids()), GenerateCommand.MAX_SWEEP_CELLS);
+
+    /** Most cells in one sweep, as the service's grid allows. */
+    static final int MAX_SWEEP_CELLS = 64;
+
+    /** The options the command knows; any other is refused (a mistyped option would otherwise be ignored). */
+    private static final Set<String> OPTIONS = Set.of("model", "prompt", "negative-prompt", "seed", "steps",
+            "guidance", "scheduler", "width", "height", "num-images", "init-image", "strength", "eta", "out", "device",
+            "threads", "spin", "bench", "warmup", "sweep", "sweep-y");
 
     private GenerateCommand() {
     }
@@ -91,12 +119,17 @@ public final class GenerateCommand {
         if (!spin.equals("on") && !spin.equals("off")) {
             throw new IllegalArgumentException("--spin must be on or off, not '" + spin + "'");
         }
+        SweepPlan plan = opts.containsKey("sweep") || opts.containsKey("sweep-y") ? plan(opts) : null;
         RuntimeOptions runtime = new RuntimeOptions(opts.getOrDefault("device", "cpu"), 0, intOption(opts, "threads", 0),
                 spin.equals("on"));
         try (ModelSet model = ModelSet.load(Path.of(opts.get("model")), new SessionFactory(runtime))) {
             TextToImagePipeline pipeline = new TextToImagePipeline(model, TextToImagePipeline.Limits.DEFAULT);
-            GenerationRequest request = request(pipeline, opts);
             byte[] initImage = initImage(opts);
+            if (plan != null) {
+                return sweep(model, pipeline, plan, opts.get("init-image"), initImage,
+                        Path.of(opts.getOrDefault("out", "out.png")), out);
+            }
+            GenerationRequest request = request(pipeline, opts);
             if (opts.containsKey("bench")) {
                 int count = intOption(opts, "bench", 0);
                 int warmup = intOption(opts, "warmup", Math.max(3, count / 10));
@@ -126,6 +159,136 @@ public final class GenerateCommand {
                     result.inferenceNanos() / 1e6);
             return 0;
         }
+    }
+
+    /**
+     * The sweep the options ask for, its shape checked as the service checks a sweep's: the other options are the
+     * base recipe, given one seed (a random one where neither {@code --seed} nor an axis names it).
+     */
+    static SweepPlan plan(Map<String, String> opts) {
+        if (!opts.containsKey("sweep")) {
+            throw new IllegalArgumentException("--sweep-y needs --sweep (the x axis)");
+        }
+        if (opts.containsKey("bench")) {
+            throw new IllegalArgumentException("--bench and --sweep do not go together");
+        }
+        if (opts.containsKey("num-images") && intOption(opts, "num-images", 1) != 1) {
+            throw new IllegalArgumentException("--num-images: a sweep makes one image per cell; to compare seeds, "
+                    + "sweep them (--sweep seed=1,2,3)");
+        }
+        SweepPlan.Axis x = SweepPlan.parseOption("x", opts.get("sweep"));
+        SweepPlan.Axis y = opts.containsKey("sweep-y") ? SweepPlan.parseOption("y", opts.get("sweep-y")) : null;
+        ObjectNode base = recipe(opts);
+        boolean seedAxis = x.field().equals("seed") || (y != null && y.field().equals("seed"));
+        if (!base.has("seed") && !seedAxis) {
+            base.put("seed", new BigInteger(64, new SecureRandom()).toString());
+        }
+        ObjectNode body = JsonNodeFactory.instance.objectNode();
+        body.set("base", base);
+        body.set("x", x.toJson());
+        if (y != null) {
+            body.set("y", y.toJson());
+        }
+        return SweepPlan.read(body, MAX_SWEEP_CELLS);
+    }
+
+    /**
+     * Reads every cell of the plan as a request, before any runs.
+     *
+     * @throws IllegalArgumentException naming, through {@link SweepPlan#blame}, each axis value or base field that
+     *                                  breaks a rule, one a line (an {@link InvalidRequestException} where there is
+     *                                  one)
+     */
+    static List<GenerationRequest> cells(SweepPlan plan, TextToImagePipeline pipeline, String initImageRef) {
+        List<GenerationRequest> requests = new ArrayList<>();
+        Map<String, InvalidRequestException> broken = new LinkedHashMap<>();
+        for (int i = 0; i < plan.cells(); i++) {
+            try {
+                requests.add(RequestReader.read(plan.cell(i), pipeline.profile(), ServiceLimits.DEFAULT, initImageRef,
+                        () -> {
+                            throw new IllegalStateException("every sweep cell has a seed");
+                        }));
+            } catch (InvalidRequestException e) {
+                InvalidRequestException blamed = plan.blame(i, e);
+                broken.putIfAbsent(blamed.field(), blamed);
+            }
+        }
+        if (broken.size() == 1) {
+            throw broken.values().iterator().next();
+        }
+        if (!broken.isEmpty()) {
+            List<String> lines = broken.values().stream().map(InvalidRequestException::getMessage).toList();
+            throw new IllegalArgumentException(String.join(System.lineSeparator(), lines));
+        }
+        return requests;
+    }
+
+    /** Runs every cell of the plan, writes each cell's PNG and then the grid; returns the exit code. */
+    private static int sweep(ModelSet model, TextToImagePipeline pipeline, SweepPlan plan, String initImageRef,
+                             byte[] initImage, Path grid, PrintStream out) throws IOException {
+        List<GenerationRequest> requests = cells(plan, pipeline, initImageRef);
+        Path dir = grid.toAbsolutePath().getParent();
+        if (dir != null && !Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("--out: there is no directory " + dir);
+        }
+        boolean seedAxis = plan.axes().stream().anyMatch(a -> a.field().equals("seed"));
+        StringBuilder axes = new StringBuilder();
+        for (SweepPlan.Axis axis : plan.axes()) {
+            axes.append(axes.isEmpty() ? "" : " × ").append(axis.field()).append(" (").append(axis.values().size())
+                    .append(" values)");
+        }
+        out.printf("model %s (%s) on %s, %s; sweep %s: %d cells%n", model.name(), model.hash(), model.device(),
+                seedAxis ? "seed per cell" : "seed " + requests.get(0).seed(), axes, plan.cells());
+        List<Grid.Cell> cells = new ArrayList<>();
+        int failed = 0;
+        long total = 0;
+        for (int i = 0; i < plan.cells(); i++) {
+            Path file = cellFile(grid, i);
+            GenerationResult result;
+            try {
+                result = pipeline.generate(requests.get(i), initImage, GenerationListener.NONE, new Cancellation());
+            } catch (IllegalArgumentException e) { // a request the pipeline refuses (an init image it cannot read)
+                throw e;
+            } catch (Exception e) { // the cell failed to run: the grid shows it as failed, the others still run
+                String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                out.printf("cell %d/%d  %s  failed: %s%n", i, plan.cells(), label(plan, i), reason);
+                cells.add(Grid.Mark.failed(reason));
+                failed++;
+                continue;
+            }
+            byte[] png = result.images().get(0).png();
+            Files.write(file, png);
+            cells.add(new Grid.Image(png));
+            total += result.wallNanos();
+            out.printf(Locale.ROOT, "cell %d/%d  %s  %.0f ms  %s%s%n", i, plan.cells(), label(plan, i),
+                    result.wallNanos() / 1e6, file, result.droppedTokens() > 0
+                            ? "  (prompt truncated: " + result.droppedTokens() + " tokens dropped)" : "");
+        }
+        Files.write(grid, SweepGrid.render(plan, cells));
+        int columns = plan.y() == null ? Grid.columnsFor(plan.cells()) : plan.columns();
+        int rows = (plan.cells() + columns - 1) / columns;
+        out.printf(Locale.ROOT, "wrote %s (%d × %d grid; %.0f ms in all%s)%n", grid, columns, rows, total / 1e6,
+                failed == 0 ? "" : "; " + failed + " of " + plan.cells() + " cells failed");
+        return failed == 0 ? 0 : 1;
+    }
+
+    /** Cell {@code i}'s axis values as the cell's line prints them: {@code guidanceScale=2 scheduler=ddim}. */
+    private static String label(SweepPlan plan, int i) {
+        StringBuilder s = new StringBuilder();
+        for (SweepPlan.Axis axis : plan.axes()) {
+            int v = axis == plan.x() ? i % plan.columns() : i / plan.columns();
+            s.append(s.isEmpty() ? "" : " ").append(axis.field()).append('=').append(axis.label(v));
+        }
+        return s.toString();
+    }
+
+    /** Cell {@code i}'s own PNG, next to the grid: {@code grid.png} → {@code grid-cell-3.png}. */
+    static Path cellFile(Path grid, int i) {
+        String name = grid.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String stem = dot < 0 ? name : name.substring(0, dot);
+        String ext = dot < 0 ? "" : name.substring(dot);
+        return grid.resolveSibling(stem + "-cell-" + i + ext);
     }
 
     /** The command line's options that are request fields, with the field each sets. */
@@ -303,6 +466,9 @@ public final class GenerateCommand {
             String a = args[i];
             if (!a.startsWith("--") || i + 1 >= args.length) {
                 throw new IllegalArgumentException("expected --option value, got '" + a + "'");
+            }
+            if (!OPTIONS.contains(a.substring(2))) {
+                throw new IllegalArgumentException("unknown option '" + a + "'");
             }
             opts.put(a.substring(2), args[++i]);
         }

@@ -23,8 +23,13 @@ public final class SweepGrid {
 
     /**
      * @param cells one per cell of the plan, row-major: an image, or a mark for a failed or cancelled cell
+     * @throws IllegalArgumentException when there are not as many cells as the plan has, or {@link Grid} refuses them
      */
     public static byte[] render(SweepPlan plan, List<? extends Grid.Cell> cells) {
+        if (cells.size() != plan.cells()) {
+            throw new IllegalArgumentException("a sweep of " + plan.columns() + " × " + plan.rows() + " needs "
+                    + plan.cells() + " cells, got " + cells.size());
+        }
         String title = plan.base().path("prompt").asText("");
         Map<String, String> text = new LinkedHashMap<>();
         text.put(PLAN_KEYWORD, plan.toJson().toString());

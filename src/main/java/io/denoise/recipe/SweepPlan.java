@@ -6,8 +6,9 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -20,9 +21,19 @@ import java.util.TreeSet;
  * a search and replace, as AUTOMATIC1111's "Prompt S/R": its first value must appear in the base prompt and each
  * value replaces it there. This class only shapes the study; every cell is then read and checked like any other
  * request ({@link RequestReader}, {@link RequestRules}), with {@link #blame} naming the axis value a broken rule
- * came from. Immutable.
+ * came from. Immutable: the base is copied in and every accessor that hands out JSON hands out a copy.
  */
 public record SweepPlan(ObjectNode base, Axis x, Axis y) {
+
+    public SweepPlan {
+        base = base.deepCopy();
+    }
+
+    /** The base recipe (a copy). */
+    @Override
+    public ObjectNode base() {
+        return base.deepCopy();
+    }
 
     /** The fields an axis may vary, with the JSON type of their values. */
     public static final Map<String, ValueType> FIELDS = Map.of(
@@ -51,9 +62,19 @@ public record SweepPlan(ObjectNode base, Axis x, Axis y) {
             return field.equals("prompt") ? "prompt S/R" : field;
         }
 
-        /** Value {@code i} as written on a grid. */
+        /**
+         * Value {@code i} as written on a grid: a number in plain notation without trailing zeros ({@code 1}, not
+         * {@code 1.0} or {@code 1E+1}), an empty string as {@code ""}, anything else as it is.
+         */
         public String label(int i) {
-            String text = values.get(i).asText();
+            JsonNode v = values.get(i);
+            if (v.isNumber()) {
+                BigDecimal d = decimal(v);
+                if (d != null) {
+                    return d.signum() == 0 ? "0" : d.stripTrailingZeros().toPlainString();
+                }
+            }
+            String text = v.asText();
             return text.isEmpty() ? "\"\"" : text;
         }
 
@@ -79,6 +100,9 @@ public record SweepPlan(ObjectNode base, Axis x, Axis y) {
 
     /** Cell {@code index}'s request body: the base with the axes' values applied. */
     public ObjectNode cell(int index) {
+        if (index < 0 || index >= cells()) {
+            throw new IndexOutOfBoundsException("cell " + index + " of a sweep of " + cells());
+        }
         ObjectNode body = base.deepCopy();
         apply(body, x, index % columns());
         if (y != null) {
@@ -90,7 +114,7 @@ public record SweepPlan(ObjectNode base, Axis x, Axis y) {
     /** The study as JSON, as a grid's text chunk records it: {@code {"base": …, "x": …, "y": …}}. */
     public ObjectNode toJson() {
         ObjectNode node = JsonNodeFactory.instance.objectNode();
-        node.set("base", base);
+        node.set("base", base.deepCopy());
         node.set("x", x.toJson());
         if (y != null) {
             node.set("y", y.toJson());
@@ -100,17 +124,30 @@ public record SweepPlan(ObjectNode base, Axis x, Axis y) {
 
     /**
      * A broken rule of cell {@code index}, named where the user can fix it: {@code x.values[i]} when the field is
-     * the axis's, {@code base.<field>} otherwise.
+     * the axis's, {@code base.<field>} otherwise. A base field's rule ends with the cell and its axis values, as a
+     * rule may hold in some cells and not others ({@code strength} leaves no step in a cell of few steps).
      */
     public InvalidRequestException blame(int index, InvalidRequestException e) {
-        for (Axis axis : y == null ? List.of(x) : List.of(x, y)) {
+        for (Axis axis : axes()) {
             if (axis.field().equals(e.field())) {
                 int i = axis == x ? index % columns() : index / columns();
                 return new InvalidRequestException(axis.name() + ".values[" + i + "]",
                         "(" + axis.field() + " " + axis.label(i) + "): " + e.field() + " " + e.rule());
             }
         }
-        return new InvalidRequestException("base." + e.field(), e.rule());
+        return new InvalidRequestException("base." + e.field(), e.rule() + " (in cell " + index + ": "
+                + describe(index) + ")");
+    }
+
+    /** Cell {@code index}'s axis values, e.g. {@code guidanceScale 2, scheduler ddim}. */
+    public String describe(int index) {
+        String s = x.field() + " " + x.label(index % columns());
+        return y == null ? s : s + ", " + y.field() + " " + y.label(index / columns());
+    }
+
+    /** The axes: x, and y where there is one. */
+    public List<Axis> axes() {
+        return y == null ? List.of(x) : List.of(x, y);
     }
 
     private void apply(ObjectNode body, Axis axis, int i) {
@@ -174,6 +211,12 @@ public record SweepPlan(ObjectNode base, Axis x, Axis y) {
         if (!node.isObject()) {
             throw new InvalidRequestException(name, "must be an object {\"field\": …, \"values\": […]}");
         }
+        node.fieldNames().forEachRemaining(key -> {
+            if (!key.equals("field") && !key.equals("values")) {
+                throw new InvalidRequestException(name + "." + (key.length() > 100 ? key.substring(0, 100) : key),
+                        "is not a known field; known fields are [field, values]");
+            }
+        });
         JsonNode field = node.get("field");
         if (field == null || !field.isTextual() || !FIELDS.containsKey(field.textValue())) {
             throw new InvalidRequestException(name + ".field", "must be one of " + new TreeSet<>(FIELDS.keySet()));
@@ -184,7 +227,7 @@ public record SweepPlan(ObjectNode base, Axis x, Axis y) {
         }
         ValueType type = FIELDS.get(field.textValue());
         List<JsonNode> list = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
+        Map<Object, Integer> seen = new HashMap<>();
         for (int i = 0; i < values.size(); i++) {
             JsonNode v = values.get(i);
             boolean fits = switch (type) {
@@ -198,40 +241,66 @@ public record SweepPlan(ObjectNode base, Axis x, Axis y) {
                         + (type == ValueType.TEXT ? "a string" : type == ValueType.SEED ? "an integer or a string of digits"
                         : type == ValueType.INTEGER ? "an integer" : "a number") + " for " + field.textValue());
             }
-            if (!seen.add(v.asText())) {
-                throw new InvalidRequestException(name + ".values[" + i + "]", "repeats " + v.asText());
+            Integer first = seen.putIfAbsent(sameness(type, v), i);
+            if (first != null) {
+                throw new InvalidRequestException(name + ".values[" + i + "]", "repeats " + name + ".values[" + first
+                        + "] (" + v.asText() + ")");
             }
             list.add(v);
         }
         return new Axis(name, field.textValue(), list);
     }
 
+    /** What makes two values of an axis the same value: 1 and 1.0 are one guidance scale, 7 and "007" one seed. */
+    private static Object sameness(ValueType type, JsonNode v) {
+        BigDecimal d = v.isNumber() ? decimal(v)
+                : type == ValueType.SEED && v.asText().matches("[0-9]{1,20}") ? new BigDecimal(new BigInteger(v.asText()))
+                : null;
+        if (d == null) {
+            return v.asText();
+        }
+        return d.signum() == 0 ? BigDecimal.ZERO : d.stripTrailingZeros();
+    }
+
+    /** A JSON number's exact value, or null for one that has none (NaN, infinity). */
+    private static BigDecimal decimal(JsonNode v) {
+        try {
+            return v.decimalValue();
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
     /**
      * An axis from the command line: {@code field=v1,v2,…} (numbers for numeric fields, text otherwise; no value
-     * may contain a comma there).
+     * may contain a comma there, and spaces around a value are dropped). Errors name the option: {@code --sweep}
+     * for axis {@code x}, {@code --sweep-y} for {@code y}.
      */
     public static Axis parseOption(String name, String spec) {
+        String option = name.equals("x") ? "--sweep" : "--sweep-" + name;
         int eq = spec.indexOf('=');
         if (eq <= 0) {
-            throw new InvalidRequestException("--sweep", "must be FIELD=V1,V2,… (fields: "
+            throw new InvalidRequestException(option, "must be FIELD=V1,V2,… (fields: "
                     + new TreeSet<>(FIELDS.keySet()) + ")");
         }
-        String field = spec.substring(0, eq);
+        String field = spec.substring(0, eq).trim();
         ValueType type = FIELDS.get(field);
         if (type == null) {
-            throw new InvalidRequestException("--sweep", "cannot vary " + field + "; fields: "
+            throw new InvalidRequestException(option, "cannot vary " + field + "; fields: "
                     + new TreeSet<>(FIELDS.keySet()));
         }
         ArrayNode values = JsonNodeFactory.instance.arrayNode();
-        for (String text : spec.substring(eq + 1).split(",", -1)) {
+        for (String raw : spec.substring(eq + 1).split(",", -1)) {
+            String text = raw.trim();
             try {
                 switch (type) {
-                    case NUMBER -> values.add(new BigDecimal(text.trim()));
+                    case NUMBER -> values.add(new BigDecimal(text));
                     case INTEGER -> values.add(Integer.parseInt(text));
                     case SEED, TEXT -> values.add(text);
                 }
             } catch (NumberFormatException e) {
-                throw new InvalidRequestException("--sweep", field + ": not a number: '" + text + "'");
+                throw new InvalidRequestException(option, field + ": not "
+                        + (type == ValueType.INTEGER ? "an integer" : "a number") + ": '" + text + "'");
             }
         }
         ObjectNode node = JsonNodeFactory.instance.objectNode().put("field", field);
