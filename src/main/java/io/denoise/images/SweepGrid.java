@@ -9,8 +9,8 @@ import java.util.Map;
 
 /**
  * The grid of a sweep, drawn the same way by the service and the command line: a two-axis sweep as an X/Y plot
- * (x values over the columns, y values down the rows); a one-axis sweep laid out ⌈√n⌉ cells a row, each captioned
- * with its value (nine guidance values make the walkthrough's 3 × 3 grid). The PNG's {@code sweep} text chunk holds
+ * (x values over the columns, y values down the rows); a one-axis sweep laid out ⌈√n⌉ cells a row, the axis in the
+ * title and each cell captioned with its value (nine guidance values make the walkthrough's 3 × 3 grid). The PNG's {@code sweep} text chunk holds
  * the plan (base recipe and axes) as JSON; each cell's own PNG keeps its own recipe. Stateless.
  */
 public final class SweepGrid {
@@ -30,17 +30,18 @@ public final class SweepGrid {
             throw new IllegalArgumentException("a sweep of " + plan.columns() + " × " + plan.rows() + " needs "
                     + plan.cells() + " cells, got " + cells.size());
         }
-        String title = plan.base().path("prompt").asText("");
+        String prompt = plan.base().path("prompt").asText("");
         Map<String, String> text = new LinkedHashMap<>();
         text.put(PLAN_KEYWORD, plan.toJson().toString());
         if (plan.y() == null) {
+            // the axis named once, in the title; each cell captioned with its value alone
             List<String> captions = new ArrayList<>();
             for (int i = 0; i < plan.columns(); i++) {
-                captions.add(plan.x().title() + " " + plan.x().label(i));
+                captions.add(plan.x().label(i));
             }
-            return Grid.images(title, cells, captions, Grid.columnsFor(cells.size()), text);
+            return Grid.images(plan.x().title() + "\n" + prompt, cells, captions, Grid.columnsFor(cells.size()), text);
         }
-        return Grid.plot(title, axis(plan.x()), axis(plan.y()), cells, text);
+        return Grid.plot(prompt, axis(plan.x()), axis(plan.y()), cells, text);
     }
 
     private static Grid.Axis axis(SweepPlan.Axis axis) {

@@ -45,8 +45,8 @@ class SweepGridTest {
         List<Cell> cells = solids(9, 200, 40);
         byte[] png = SweepGrid.render(plan, cells);
         BufferedImage grid = decode(png);
-        // cells 200 wide: each caption ("guidanceScale 0.25") is one line, and so is the title (the prompt)
-        int titleBand = L + M;
+        // cells 200 wide: each caption (the value) is one line; the title two (the axis, then the prompt)
+        int titleBand = 2 * L + M;
         int captionBand = L + T;
         assertEquals(M + 3 * 200 + 2 * M + M, grid.getWidth(), "3 columns");
         assertEquals(M + titleBand + 3 * (captionBand + 40) + 2 * M + M, grid.getHeight(), "3 rows");
@@ -60,9 +60,9 @@ class SweepGridTest {
         }
         List<String> captions = new ArrayList<>();
         for (String v : new String[] {"0.25", "0.5", "1", "2", "4", "6", "8", "10", "20"}) {
-            captions.add("guidanceScale " + v);
+            captions.add(v);
         }
-        assertArrayEquals(Grid.images("a red circle", cells, captions, 3, Map.of("sweep", plan.toJson().toString())),
+        assertArrayEquals(Grid.images("guidanceScale\na red circle", cells, captions, 3, Map.of("sweep", plan.toJson().toString())),
                 png, "the grid is Grid.images with the values as captions");
 
         assertEquals(2, decode(SweepGrid.render(plan("{\"field\":\"seed\",\"values\":[1,2]}", null),
