@@ -171,6 +171,22 @@ class SweepTest {
     }
 
     @Test
+    void aStrengthSweepSharesOneUploadedInitImage() throws Exception {
+        Response accepted = submit("{\"base\":{\"prompt\":\"a red circle\",\"numInferenceSteps\":4,\"initImage\":\""
+                + TinyPng.BASE64 + "\"},\"x\":{\"field\":\"strength\",\"values\":[0.5,1.0]}}");
+        String id = accepted.then().statusCode(202).body("base.initImage", org.hamcrest.Matchers.nullValue())
+                .extract().path("id");
+        Response done = awaitEnded(id);
+        assertEquals("SUCCEEDED", done.path("status"), done.asString());
+        for (int cell = 0; cell < 2; cell++) {
+            Response job = given().get("/v1/jobs/" + done.path("cells[" + cell + "].jobId"));
+            assertEquals(true, job.path("parameters.initImage"));
+            assertEquals(List.of(0.5f, 1.0f).get(cell), job.path("parameters.strength"));
+            assertEquals(List.of(2, 4).get(cell), job.path("progress.totalSteps"), "strength cuts the schedule");
+        }
+    }
+
+    @Test
     void cancellingASweepCancelsTheCellsStillToRunAndTheGridMarksThem() throws Exception {
         Response accepted = submit("{\"base\":{\"prompt\":\"a red circle\",\"numInferenceSteps\":60,\"numImages\":4},"
                 + "\"x\":{\"field\":\"seed\",\"values\":[1,2,3,4]}}");
