@@ -155,7 +155,7 @@ public class JobResource {
             Job saved;
             try {
                 saved = store.submit(id, job.model(), params, idempotencyKey, hash, topics.jobs(job.model()),
-                        write(new JobRecord(id, job.model())));
+                        new JobRecord(id, job.model()).toJson());
             } catch (PersistenceException e) {
                 Job raced = idempotencyKey == null ? null : store.findByIdempotencyKey(idempotencyKey).orElse(null);
                 if (raced == null) {
@@ -169,7 +169,7 @@ public class JobResource {
                     .location(URI.create("/v1/jobs/" + saved.id)).build();
         } finally {
             if (!stored && initKey != null) {
-                deleteQuietly(initKey);
+                images.deleteQuietly(initKey);
             }
         }
     }
@@ -211,15 +211,6 @@ public class JobResource {
             }
         }
         return true;
-    }
-
-    /** Best effort: an init image whose job was never stored is removed; a failure is only logged. */
-    private void deleteQuietly(String key) {
-        try {
-            images.delete(key);
-        } catch (ImageStore.StorageException | RuntimeException e) {
-            LOG.warnf("could not remove the init image %s of a refused submit: %s", key, e.getMessage());
-        }
     }
 
     private Response replay(Job existing, String key, String hash) {
@@ -409,14 +400,6 @@ public class JobResource {
     private JobView view(Job job, boolean withQueuePosition) {
         return JobView.of(job, store.parameters(job), store.images(job),
                 withQueuePosition && job.status == JobStatus.QUEUED ? store.queuePosition(job) : null);
-    }
-
-    private String write(Object value) {
-        try {
-            return json.writeValueAsString(value);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /**

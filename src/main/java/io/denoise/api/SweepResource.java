@@ -1,6 +1,5 @@
 package io.denoise.api;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.denoise.jobs.Job;
@@ -147,7 +146,7 @@ public class SweepResource {
                 throw plan.blame(i, e);
             }
             UUID jobId = UUID.randomUUID();
-            cells.add(new SweepStore.Cell(jobId, request, write(new JobRecord(jobId, model.name()))));
+            cells.add(new SweepStore.Cell(jobId, request, new JobRecord(jobId, model.name()).toJson()));
         }
         if (initKey != null) {
             images.put(initKey, initImage, "application/octet-stream");
@@ -157,7 +156,7 @@ public class SweepResource {
             sweep = sweeps.submit(id, model.name(), plan.toJson().toString(), plan.columns(), plan.rows(), topic, cells);
         } catch (RuntimeException e) {
             if (initKey != null) {
-                deleteQuietly(initKey);
+                images.deleteQuietly(initKey);
             }
             throw e;
         }
@@ -254,19 +253,4 @@ public class SweepResource {
         return SweepView.of(sweep, grids.plan(sweep), sweeps.cells(sweep.id));
     }
 
-    private void deleteQuietly(String key) {
-        try {
-            images.delete(key);
-        } catch (ImageStore.StorageException e) {
-            // an orphaned upload costs storage only; nothing refers to it
-        }
-    }
-
-    private String write(Object value) {
-        try {
-            return json.writeValueAsString(value);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

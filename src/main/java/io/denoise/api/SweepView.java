@@ -25,7 +25,8 @@ public record SweepView(
         JobStatus status,
         Progress progress,
         @Schema(description = "How many cells are in each status") Map<JobStatus, Integer> cellCounts,
-        @Schema(description = "The base recipe, as given (with the seed every cell shares)") JsonNode base,
+        @Schema(implementation = JobSubmission.class,
+                description = "The base recipe, as given (with the seed every cell shares)") JsonNode base,
         Axis x,
         Axis y,
         List<Cell> cells,
@@ -37,7 +38,7 @@ public record SweepView(
     }
 
     /** An axis: the field it varies and its values. */
-    public record Axis(String field, List<JsonNode> values) {
+    public record Axis(String field, @Schema(description = "Numbers or strings, as the field takes them") List<Object> values) {
     }
 
     /** One cell: where it sits in the grid, and its job. */
@@ -88,6 +89,6 @@ public record SweepView(
     }
 
     private static Axis axis(SweepPlan.Axis axis) {
-        return axis == null ? null : new Axis(axis.field(), axis.values());
+        return axis == null ? null : new Axis(axis.field(), List.copyOf(axis.values()));
     }
 }

@@ -11,6 +11,7 @@ import io.minio.errors.ErrorResponseException;
 import io.minio.http.Method;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
 
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
@@ -25,6 +26,8 @@ import java.util.concurrent.TimeUnit;
  */
 @ApplicationScoped
 public class ImageStore implements ImageBucket {
+
+    private static final Logger LOG = Logger.getLogger(ImageStore.class);
 
     @Inject
     StorageConfig config;
@@ -50,6 +53,18 @@ public class ImageStore implements ImageBucket {
     /** The key of a sweep's init image, which every cell reads. */
     public static String sweepInitImageKey(UUID sweepId) {
         return "sweeps/" + sweepId + "/init";
+    }
+
+    /**
+     * Best effort: removes an upload that nothing refers to (its job or sweep was never stored); a failure is only
+     * logged, since an orphaned object costs storage and nothing else.
+     */
+    public void deleteQuietly(String key) {
+        try {
+            delete(key);
+        } catch (StorageException | RuntimeException e) {
+            LOG.warnf("could not remove %s, which nothing refers to: %s", key, e.getMessage());
+        }
     }
 
     /** Stores an object, creating the bucket on first use. */

@@ -44,7 +44,8 @@ import java.util.concurrent.locks.LockSupport;
  * Run: {@code ./mvnw -q -Pbench-service} (see README). Arguments: {@code --model NAME} (default shapes),
  * {@code --latency-jobs N} (50), {@code --post-seconds N} (20), {@code --post-rates R[,R...]} (500, requests/s
  * offered), {@code --post-warmup-seconds N} (20, at half the first rate, reported apart), {@code --chaos-jobs N} (100),
- * {@code --sweeps N} (3: 4 × 4 sweeps, each timed from its last cell's end to its grid).
+ * {@code --sweeps N} (3: 4 × 4 sweeps, each timed from its last cell's end to its grid), {@code --intra-op-threads N}
+ * (0: one per core; the worker's and {@code generate --bench}'s alike).
  */
 public final class ServiceBenchmark {
 
@@ -55,20 +56,21 @@ public final class ServiceBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opts = new HashMap<>(Map.of("model", "shapes", "latency-jobs", "50", "post-seconds", "20",
-                "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20", "sweeps", "3"));
+                "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20", "sweeps", "3",
+                "intra-op-threads", "0"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
         String model = opts.get("model");
         Map<String, String> modelConfig = Map.of("denoise.models.serve", model, "denoise.api.default-model", model,
-                "denoise.models.intra-op-threads", "0");
+                "denoise.models.intra-op-threads", opts.get("intra-op-threads"));
         Path data = Path.of("target", "stack-bench", "run-" + System.currentTimeMillis());
         try (LocalStack stack = LocalStack.builder().dataDir(data).build().start()) {
             try (AppProcess app = AppProcess.start("bench-app", stack, "api,worker", modelConfig, true)) {
                 Api api = new Api(app);
                 String body = "{\"prompt\":\"a red circle on a white background\",\"numInferenceSteps\":20}";
                 if (Integer.parseInt(opts.get("latency-jobs")) > 0) {
-                    latency(stack, api, body, model, Integer.parseInt(opts.get("latency-jobs")));
+                    latency(stack, api, body, model, Integer.parseInt(opts.get("latency-jobs")), opts.get("intra-op-threads"));
                 }
                 if (Integer.parseInt(opts.get("sweeps")) > 0) {
                     sweepGrids(api, Integer.parseInt(opts.get("sweeps")));
@@ -101,7 +103,7 @@ public final class ServiceBenchmark {
     }
 
     /** Submits jobs one at a time to an idle worker and times the events a client would see. */
-    static void latency(LocalStack stack, Api api, String body, String model, int jobs) throws Exception {
+    static void latency(LocalStack stack, Api api, String body, String model, int jobs, String threads) throws Exception {
         List<Double> started = new ArrayList<>();
         List<Double> firstProgress = new ArrayList<>();
         List<Double> overhead = new ArrayList<>();
@@ -160,7 +162,7 @@ public final class ServiceBenchmark {
                 "of which outside ONNX Runtime", pct(outside, 50), pct(outside, 90), outside.get(outside.size() - 1),
                 outside.size());
         print("attempt wall time in the worker (claim -> finish)", attempt);
-        double alone = pipelineAlone(model, body);
+        double alone = pipelineAlone(model, body, threads);
         double median = sortedCopy(attempt).get(attempt.size() / 2);
         System.out.printf(Locale.ROOT, "the same generation alone (generate --bench 30, same process settings): mean wall %.1f ms;"
                 + " attempt median / alone = %.2f%n", alone, median / alone);
@@ -202,13 +204,13 @@ public final class ServiceBenchmark {
     }
 
     /** Runs {@code generate --bench} on the model in a process of its own and returns its mean wall per generation. */
-    static double pipelineAlone(String model, String body) throws Exception {
+    static double pipelineAlone(String model, String body, String threads) throws Exception {
         JsonNode request = JSON.readTree(body);
         List<String> command = List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
                 System.getProperty("denoise.app.jar", "target/quarkus-app/quarkus-run.jar"), "generate",
                 "--model", "models/" + model, "--prompt", request.path("prompt").asText(),
                 "--steps", request.path("numInferenceSteps").asText(), "--seed", "1", "--device", "cpu",
-                "--spin", "off", "--bench", "30");
+                "--spin", "off", "--threads", threads, "--bench", "30");
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {
