@@ -46,6 +46,7 @@ public final class ModelSet implements AutoCloseable {
     private final double scalingFactor;
     private final int latentChannels;
     private final int vaeScaleFactor;
+    private final int textHiddenSize;
     private final ElementType floatType;
     private final SessionFactory sessions;
     private final List<AutoCloseable> owned = new ArrayList<>();
@@ -86,6 +87,8 @@ public final class ModelSet implements AutoCloseable {
             if (teHidden > 0 && unetHidden > 0 && teHidden != unetHidden) {
                 throw new ModelLoadException("text_encoder hidden size " + teHidden + " does not match unet encoder_hidden_states " + unetHidden);
             }
+            this.textHiddenSize = Math.toIntExact(teHidden > 0 ? teHidden : unetHidden > 0 ? unetHidden
+                    : textEncoder.probeHiddenSize(sessions.environment(), tokenizer.encode("").ids()));
             this.latentChannels = latentChannels(vaeConfig, unetConfig);
             this.vaeScaleFactor = vaeScaleFactor(vaeConfig);
             int nativeSize = sampleSize(unetConfig) * vaeScaleFactor / 8 * 8;
@@ -222,6 +225,14 @@ public final class ModelSet implements AutoCloseable {
     /** Pixels per latent cell along each axis (8 for Stable Diffusion; read from the model, never assumed). */
     public int vaeScaleFactor() {
         return vaeScaleFactor;
+    }
+
+    /**
+     * The width of the text states ({@code hidden} of {@code [batch, 77, hidden]}): declared by the text encoder's
+     * or the UNet's graph, else found by one probe run of the text encoder at load.
+     */
+    public int textHiddenSize() {
+        return textHiddenSize;
     }
 
     /** float32 or float16: the dtype of the model's float tensors. */

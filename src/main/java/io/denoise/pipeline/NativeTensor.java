@@ -7,7 +7,9 @@ import ai.onnxruntime.platform.Fp16Conversions;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A tensor over a direct, native-order buffer that ONNX Runtime wraps without copying. The buffer is allocated
@@ -15,19 +17,36 @@ import java.util.Arrays;
  * instance can be an input of one run and a pinned output of another.
  *
  * <p>Values cross the Java boundary as {@code float} (or {@code long} for integer tensors); float16 storage is
- * converted on the way in and out. Not thread-safe; owned by one generation and closed exactly once.
+ * converted on the way in and out; tensors of the same type copy between each other byte for byte, with no
+ * conversion. Not thread-safe; owned by one generation and closed exactly once (a second {@link #close()} is a bug
+ * and throws).
  */
 public final class NativeTensor implements AutoCloseable {
+
+    /** Tensors created and not yet closed, views included: tests check that a generation leaves none behind. */
+    private static final AtomicInteger LIVE = new AtomicInteger();
 
     private final ElementType type;
     private final long[] shape;
     private final int size;
     private final ByteBuffer buffer;
+    /** The buffer as floats for bulk copies of float32 tensors, else null. */
+    private final FloatBuffer floats;
     private final OnnxTensor tensor;
+    private boolean closed;
 
-    private NativeTensor(OrtEnvironment env, ElementType type, long[] shape) throws OrtException {
+    private NativeTensor(OrtEnvironment env, ElementType type, long[] shape, ByteBuffer storage) throws OrtException {
         this.type = type;
         this.shape = shape.clone();
+        this.size = elements(type, shape);
+        this.buffer = storage != null ? storage
+                : ByteBuffer.allocateDirect(size * type.bytes()).order(ByteOrder.nativeOrder());
+        this.floats = type == ElementType.FLOAT32 ? buffer.asFloatBuffer() : null;
+        this.tensor = OnnxTensor.createTensor(env, buffer, this.shape, type.onnxType());
+        LIVE.incrementAndGet();
+    }
+
+    private static int elements(ElementType type, long[] shape) {
         long n = 1;
         for (long d : shape) {
             if (d < 0) {
@@ -38,14 +57,30 @@ public final class NativeTensor implements AutoCloseable {
         if (n * type.bytes() > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("tensor too large: " + Arrays.toString(shape));
         }
-        this.size = (int) n;
-        this.buffer = ByteBuffer.allocateDirect(size * type.bytes()).order(ByteOrder.nativeOrder());
-        this.tensor = OnnxTensor.createTensor(env, buffer, this.shape, type.onnxType());
+        return (int) n;
     }
 
     /** Allocates a zero-filled tensor of the given type and shape. */
     public static NativeTensor allocate(OrtEnvironment env, ElementType type, long... shape) throws OrtException {
-        return new NativeTensor(env, type, shape);
+        return new NativeTensor(env, type, shape, null);
+    }
+
+    /**
+     * A tensor of {@code shape} over this one's elements from {@code offset} on, sharing its memory: what ONNX
+     * Runtime writes into the view (as a pinned output) lands in this tensor, with no copy. The view is a tensor
+     * of its own for ONNX Runtime and is closed on its own, before this one.
+     */
+    public NativeTensor view(OrtEnvironment env, int offset, long... shape) throws OrtException {
+        int count = elements(type, shape);
+        checkRange(offset, count);
+        ByteBuffer slice = buffer.duplicate().position(offset * type.bytes()).limit((offset + count) * type.bytes())
+                .slice().order(ByteOrder.nativeOrder());
+        return new NativeTensor(env, type, shape, slice);
+    }
+
+    /** Native tensors created and not yet closed in this JVM. */
+    static int live() {
+        return LIVE.get();
     }
 
     public ElementType type() {
@@ -70,11 +105,7 @@ public final class NativeTensor implements AutoCloseable {
     public void put(int offset, float[] src, int srcOffset, int length) {
         checkRange(offset, length);
         switch (type) {
-            case FLOAT32 -> {
-                for (int i = 0; i < length; i++) {
-                    buffer.putFloat((offset + i) * 4, src[srcOffset + i]);
-                }
-            }
+            case FLOAT32 -> floats.put(offset, src, srcOffset, length);
             case FLOAT16 -> {
                 for (int i = 0; i < length; i++) {
                     buffer.putShort((offset + i) * 2, Fp16Conversions.floatToFp16(src[srcOffset + i]));
@@ -130,11 +161,7 @@ public final class NativeTensor implements AutoCloseable {
     public void get(int offset, float[] dst, int dstOffset, int length) {
         checkRange(offset, length);
         switch (type) {
-            case FLOAT32 -> {
-                for (int i = 0; i < length; i++) {
-                    dst[dstOffset + i] = buffer.getFloat((offset + i) * 4);
-                }
-            }
+            case FLOAT32 -> floats.get(offset, dst, dstOffset, length);
             case FLOAT16 -> {
                 for (int i = 0; i < length; i++) {
                     dst[dstOffset + i] = Fp16Conversions.fp16ToFloat(buffer.getShort((offset + i) * 2));
@@ -185,9 +212,15 @@ public final class NativeTensor implements AutoCloseable {
         }
     }
 
+    /** Closes the ONNX Runtime tensor; the memory goes with the last reference to it (a view keeps it alive). */
     @Override
     public void close() {
+        if (closed) {
+            throw new IllegalStateException("native tensor " + this + " closed twice");
+        }
+        closed = true;
         tensor.close();
+        LIVE.decrementAndGet();
     }
 
     @Override

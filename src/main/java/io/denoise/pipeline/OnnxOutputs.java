@@ -5,15 +5,10 @@ import ai.onnxruntime.OrtException;
 
 import java.nio.ShortBuffer;
 
-/** Copies between ONNX Runtime result tensors and {@link NativeTensor}s or Java arrays. */
+/** Reads ONNX Runtime result tensors into Java arrays. */
 final class OnnxOutputs {
 
     private OnnxOutputs() {
-    }
-
-    /** Copies a float32 or float16 result into a tensor of the same type and size. */
-    static void copy(OnnxTensor from, NativeTensor to) throws OrtException {
-        to.put(toFloats(from));
     }
 
     /** Reads a float32 or float16 result as floats. */

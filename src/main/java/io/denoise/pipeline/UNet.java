@@ -15,7 +15,7 @@ import java.util.Arrays;
  * The denoising UNet: {@code sample [batch, channels, h/s, w/s]} (s: the VAE scale factor), {@code timestep} and
  * {@code encoder_hidden_states [batch, 77, hidden]} → {@code out_sample} (same shape as sample). Float tensors are
  * float32 or float16 as the export declares; {@code timestep} may be float32, float16 or int64, a scalar, shape [1]
- * or shape [batch]. Thread-safe; per-generation buffers live in {@link Invocation}.
+ * or shape [batch]. Thread-safe; a batch's buffers live in {@link Invocation}.
  */
 public final class UNet extends ModelPart {
 
@@ -106,15 +106,17 @@ public final class UNet extends ModelPart {
     }
 
     /**
-     * Allocates the buffers for one generation: the caller owns the invocation and closes it; the hidden states
-     * tensor stays owned by the caller and must outlive the invocation.
+     * Allocates the buffers for a batch of {@code batch} rows: the caller owns the invocation and closes it. The
+     * text states {@code [batch, 77, hidden]} are the caller's, fed as given, and must outlive the invocation; their
+     * rows line up with the rows of the sample, so one invocation can serve one generation (unconditional rows, then
+     * conditional ones) or, side by side, several.
      */
     public Invocation prepare(OrtEnvironment env, int batch, int channels, int latentHeight, int latentWidth,
                               NativeTensor encoderHiddenStates) throws OrtException {
         return new Invocation(env, batch, channels, latentHeight, latentWidth, encoderHiddenStates);
     }
 
-    /** One generation's UNet buffers, reused across its steps. Not thread-safe. */
+    /** One batch's UNet buffers, reused across its steps. Not thread-safe. */
     public final class Invocation implements AutoCloseable {
         private final NativeTensor sample;
         private final NativeTensor timestep;
@@ -123,6 +125,10 @@ public final class UNet extends ModelPart {
         private final Map<String, OnnxTensor> pinned;
 
         private Invocation(OrtEnvironment env, int batch, int channels, int h, int w, NativeTensor ehs) throws OrtException {
+            long[] states = ehs.shape();
+            if (states.length != 3 || states[0] != batch) {
+                throw new IllegalArgumentException("text states " + ehs + " do not have the batch's " + batch + " rows");
+            }
             NativeTensor s = null;
             NativeTensor t = null;
             try {
@@ -156,11 +162,34 @@ public final class UNet extends ModelPart {
          */
         public void run(float[] modelInput, double t, float[] noisePred, OrtSession.RunOptions runOptions,
                         InferenceStats stats) throws OrtException {
-            sample.put(modelInput);
+            if (modelInput.length != sample.size() || noisePred.length != output.size()) {
+                throw new IllegalArgumentException("expected " + sample.size() + " values in and out, got "
+                        + modelInput.length + " and " + noisePred.length);
+            }
+            putSample(0, modelInput);
+            run(t, runOptions, stats);
+            getPrediction(0, noisePred);
+        }
+
+        /** Writes {@code values} into the sample from element {@code offset} on: some rows of the batch. */
+        public void putSample(int offset, float[] values) {
+            sample.put(offset, values, 0, values.length);
+        }
+
+        /**
+         * Runs the UNet at timestep {@code t} on the sample as written; the prediction is then read with
+         * {@link #getPrediction}.
+         */
+        public void run(double t, OrtSession.RunOptions runOptions, InferenceStats stats) throws OrtException {
             timestep.fill(timestepType == ElementType.INT64 ? Math.floor(t) : t);
             try (OrtSession.Result ignored = UNet.this.run(feeds, Set.of(), pinned, runOptions, stats)) {
-                output.get(noisePred);
+                // written into output
             }
+        }
+
+        /** Reads {@code dst.length} values of the last run's prediction from element {@code offset} on. */
+        public void getPrediction(int offset, float[] dst) {
+            output.get(offset, dst, 0, dst.length);
         }
 
         @Override

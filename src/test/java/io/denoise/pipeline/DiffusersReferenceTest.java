@@ -1,6 +1,5 @@
 package io.denoise.pipeline;
 
-import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.denoise.random.TorchGenerator;
 import io.denoise.recipe.GenerationRequest;
@@ -69,9 +68,9 @@ class DiffusersReferenceTest {
     @Test
     void textEmbeddingsMatchWithin1e4OfTheLargest() throws Exception {
         float[] ref = floats("text_embeds_uncond_cond");
-        GenerationRequest r = request();
-        try (OrtSession.RunOptions options = new OrtSession.RunOptions();
-             NativeTensor states = PIPELINE.encodePrompt(r, MODEL.tokenizer().encode(PROMPT), options, new InferenceStats())) {
+        try (Generation generation = new Generation(MODEL, request(), null)) {
+            generation.encodePrompt();
+            NativeTensor states = generation.textStates();
             assertArrayEquals(new long[] {2, 77, 32}, states.shape());
             float[] ours = new float[states.size()];
             states.get(ours);
@@ -94,8 +93,8 @@ class DiffusersReferenceTest {
         float[] ref = floats("init_latents");
         Scheduler scheduler = MODEL.newScheduler("ddim", 0.0);
         scheduler.setTimesteps(2);
-        float[] ours = TextToImagePipeline.prepareLatents(scheduler,
-                TextToImagePipeline.perImageNoise(new TorchGenerator[] {new TorchGenerator(0)}, ref.length), ref.length);
+        float[] ours = Generation.initialNoise(scheduler,
+                Generation.perImageNoise(new TorchGenerator[] {new TorchGenerator(0)}, ref.length), ref.length);
         assertEquals(4 * 32 * 32, ours.length, "[1, 4, 64/2, 64/2]");
         for (int i = 0; i < ref.length; i++) {
             assertEquals(Float.floatToRawIntBits(ref[i]), Float.floatToRawIntBits(ours[i]), "latent " + i);
@@ -115,10 +114,11 @@ class DiffusersReferenceTest {
         System.arraycopy(scaled, 0, batch, 0, scaled.length);
         System.arraycopy(scaled, 0, batch, scaled.length, scaled.length);
         float[] ours = new float[batch.length];
-        try (OrtSession.RunOptions options = new OrtSession.RunOptions();
-             NativeTensor states = PIPELINE.encodePrompt(request(), MODEL.tokenizer().encode(PROMPT), options, new InferenceStats());
-             UNet.Invocation unet = MODEL.unet().prepare(SESSIONS.environment(), 2, 4, 32, 32, states)) {
-            unet.run(batch, t, ours, options, new InferenceStats());
+        try (Generation generation = new Generation(MODEL, request(), null)) {
+            generation.encodePrompt();
+            try (UNet.Invocation unet = MODEL.unet().prepare(SESSIONS.environment(), 2, 4, 32, 32, generation.textStates())) {
+                unet.run(batch, t, ours, generation.runOptions(), new InferenceStats());
+            }
         }
         assertClose("unet noise prediction [uncond, cond]", ref, ours, 1e-4);
     }

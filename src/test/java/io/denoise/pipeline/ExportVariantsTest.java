@@ -19,9 +19,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The habits of the other exporters, each on a variant of a small model made here: the diffusers export rewritten
  * into Optimum's layout ({@code model.onnx_data}, per-part {@code config.json}, int64 timestep), a scalar timestep,
- * the float16 shapes model with none of its configs, and an SD 2.x-style v-prediction config padding with
- * {@code "!"}. Each variant must load, read what it states, and — where only the packaging changed — produce the
- * very latents of the original. Parts that cannot be used fail at load naming the file and the reason.
+ * the float16 shapes model with none of its configs, an SD 2.x-style v-prediction config padding with
+ * {@code "!"}, and a UNet that leaves the width of the text states dynamic. Each variant must load, read what it
+ * states, and — where only the packaging changed — produce the very latents of the original. Parts that cannot be
+ * used fail at load naming the file and the reason.
  */
 class ExportVariantsTest {
 
@@ -129,6 +130,20 @@ class ExportVariantsTest {
             }
             assertEquals(49407, ORIGINAL.tokenizer().encode("a squirrel").ids()[4]);
             assertFalse(java.util.Arrays.equals(latents(ORIGINAL), latents(model)), "the scheduler reads prediction_type");
+        }
+    }
+
+    @Test
+    void aUNetThatDeclaresNoHiddenSizeTakesTheTextEncodersAndGivesTheSameLatents(@TempDir Path dir) throws Exception {
+        copy(TestModels.TINY_SD, dir);
+        Path unet = dir.resolve("unet").resolve("model.onnx");
+        Files.write(unet, OnnxProto.symbolicDim(Files.readAllBytes(unet), false, "encoder_hidden_states", 2, "hidden"));
+        try (ModelSet model = ModelSet.load(dir, SESSIONS)) {
+            assertEquals(-1, model.unet().declaredHiddenSize());
+            assertEquals(32, model.textHiddenSize(), "the text encoder's");
+            assertEquals(32, model.textEncoder().probeHiddenSize(SESSIONS.environment(), model.tokenizer().encode("").ids()),
+                    "what a probe run finds when no graph declares it (ONNX Runtime infers the encoder's output shape)");
+            assertArrayEquals(latents(ORIGINAL), latents(model));
         }
     }
 

@@ -50,6 +50,33 @@ class NativeTensorTest {
     }
 
     @Test
+    void aViewIsATensorOverItsParentsElements() throws OrtException {
+        try (NativeTensor parent = NativeTensor.allocate(env, ElementType.FLOAT16, 4, 3)) {
+            try (NativeTensor rows = parent.view(env, 3, 2, 3)) {
+                assertArrayEquals(new long[] {2, 3}, rows.onnx().getInfo().getShape());
+                rows.put(new float[] {1, 2, 3, 4, 5, 6});
+            }
+            float[] out = new float[12];
+            parent.get(out);
+            assertArrayEquals(new float[] {0, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0, 0}, out);
+            assertThrows(IndexOutOfBoundsException.class, () -> parent.view(env, 7, 2, 3));
+        }
+    }
+
+    @Test
+    void liveTensorsAreCountedAndASecondCloseIsRefused() throws OrtException {
+        int before = NativeTensor.live();
+        NativeTensor t = NativeTensor.allocate(env, ElementType.FLOAT32, 2);
+        NativeTensor view = t.view(env, 1, 1);
+        assertEquals(before + 2, NativeTensor.live());
+        view.close();
+        t.close();
+        assertEquals(before, NativeTensor.live());
+        assertThrows(IllegalStateException.class, t::close);
+        assertEquals(before, NativeTensor.live());
+    }
+
+    @Test
     void integerTensorsHoldTokenIds() throws OrtException {
         try (NativeTensor ids = NativeTensor.allocate(env, ElementType.INT32, 1, 3)) {
             ids.putLongs(0, new long[] {49406, 320, 49407});

@@ -9,9 +9,10 @@ import java.util.function.UnaryOperator;
 /**
  * Just enough protobuf to edit ONNX files the way other exporters write them, without the onnx package: a message is
  * a list of fields, each kept as raw bytes, so every field not edited is written back unchanged. Field numbers are
- * onnx.proto3's (ModelProto.graph 7; GraphProto node 1, initializer 5, input 11; NodeProto input 1, output 2, name 3,
- * op_type 4, attribute 5; AttributeProto name 1, i 3, type 20; ValueInfoProto name 1, type 2; TypeProto.tensor_type
- * 1; Tensor elem_type 1, shape 2; TensorProto external_data 13; StringStringEntryProto key 1, value 2).
+ * onnx.proto3's (ModelProto.graph 7; GraphProto node 1, initializer 5, input 11, output 12; NodeProto input 1, output 2,
+ * name 3, op_type 4, attribute 5; AttributeProto name 1, i 3, type 20; ValueInfoProto name 1, type 2;
+ * TypeProto.tensor_type 1; Tensor elem_type 1, shape 2; TensorShapeProto dim 1; Dimension dim_value 1, dim_param 2;
+ * TensorProto external_data 13; StringStringEntryProto key 1, value 2).
  */
 final class OnnxProto {
 
@@ -111,8 +112,36 @@ final class OnnxProto {
 
     /** Edits the type of graph input {@code input} with {@code edit} (TypeProto.Tensor's fields). */
     static byte[] editInputTensorType(byte[] model, String input, UnaryOperator<List<Field>> edit) {
-        return editEach(model, 7, graph -> editEach(graph, 11, value -> !name(value).equals(input) ? value
+        return editTensorType(model, 11, input, edit);
+    }
+
+    /** Edits the type of the graph's input (field 11) or output (12) {@code name} with {@code edit}. */
+    private static byte[] editTensorType(byte[] model, int field, String name, UnaryOperator<List<Field>> edit) {
+        return editEach(model, 7, graph -> editEach(graph, field, value -> !name(value).equals(name) ? value
                 : editEach(value, 2, type -> editEach(type, 1, tensor -> write(edit.apply(parse(tensor)))))));
+    }
+
+    /**
+     * Declares dimension {@code dim} of graph input ({@code output} false) or output {@code name} symbolic, named
+     * {@code param} (TensorShapeProto dim 1; Dimension dim_value 1, dim_param 2), as exporters declare dynamic axes.
+     */
+    static byte[] symbolicDim(byte[] model, boolean output, String name, int dim, String param) {
+        return editTensorType(model, output ? 12 : 11, name, fields -> {
+            List<Field> out = new ArrayList<>();
+            for (Field f : fields) {
+                if (f.number() != 2) {
+                    out.add(f);
+                    continue;
+                }
+                List<Field> dims = new ArrayList<>();
+                int i = 0;
+                for (Field d : parse(f.bytes())) {
+                    dims.add(d.number() == 1 && i++ == dim ? Field.message(1, List.of(Field.text(2, param))) : d);
+                }
+                out.add(Field.message(2, dims));
+            }
+            return out;
+        });
     }
 
     /**
