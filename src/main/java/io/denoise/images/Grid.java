@@ -1,6 +1,5 @@
 package io.denoise.images;
 
-import io.denoise.pipeline.Png;
 
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;

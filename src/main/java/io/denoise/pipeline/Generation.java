@@ -3,6 +3,7 @@ package io.denoise.pipeline;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.denoise.images.Png;
 import io.denoise.random.NoiseSource;
 import io.denoise.random.TorchGenerator;
 import io.denoise.recipe.GenerationRequest;

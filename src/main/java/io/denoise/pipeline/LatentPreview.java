@@ -1,5 +1,7 @@
 package io.denoise.pipeline;
 
+import io.denoise.images.Png;
+
 import java.util.Map;
 
 /**

@@ -1,6 +1,6 @@
 package io.denoise.api;
 
-import io.denoise.pipeline.PngTest;
+import io.denoise.images.PngTest;
 import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;

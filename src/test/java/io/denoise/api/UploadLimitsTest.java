@@ -1,6 +1,6 @@
 package io.denoise.api;
 
-import io.denoise.pipeline.Png;
+import io.denoise.images.Png;
 import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;

@@ -5,7 +5,6 @@ import io.denoise.images.Grid.Cell;
 import io.denoise.images.Grid.Image;
 import io.denoise.images.Grid.Mark;
 import io.denoise.images.Grid.Options;
-import io.denoise.pipeline.Png;
 import org.junit.jupiter.api.Test;
 
 import javax.imageio.ImageIO;

@@ -5,7 +5,6 @@ import io.denoise.images.Grid.Axis;
 import io.denoise.images.Grid.Cell;
 import io.denoise.images.Grid.Image;
 import io.denoise.images.Grid.Mark;
-import io.denoise.pipeline.Png;
 import io.denoise.recipe.SweepPlan;
 import org.junit.jupiter.api.Test;
 

@@ -30,7 +30,8 @@ class LockRenewalIT {
              AppProcess app = AppProcess.start("renewal-app", stack, "api,worker",
                      Map.of("denoise.worker.lock-duration", "2s"), true)) {
             Api client = new Api(app);
-            String longJob = client.submit("{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":256,\"height\":256}");
+            // three images a step: long enough (> 5 s) for several 2 s locks on a fast, idle machine too
+            String longJob = client.submit("{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":256,\"height\":256,\"numImages\":3}");
             client.awaitStatus(longJob, "RUNNING", Duration.ofSeconds(60));
             String queued = client.submit("{\"prompt\":\"a blue circle\",\"numInferenceSteps\":2}");
             JsonNode first = client.awaitStatus(longJob, "SUCCEEDED", Duration.ofSeconds(180));

@@ -1,5 +1,6 @@
 package io.denoise.pipeline;
 
+import io.denoise.images.PngTest;
 import io.denoise.recipe.GenerationRequest;
 import io.denoise.recipe.InvalidRequestException;
 import io.denoise.scheduler.Schedulers;

@@ -1,4 +1,4 @@
-package io.denoise.pipeline;
+package io.denoise.images;
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;

@@ -1,4 +1,4 @@
-package io.denoise.pipeline;
+package io.denoise.images;
 
 import org.junit.jupiter.api.Test;
 import org.w3c.dom.NamedNodeMap;
