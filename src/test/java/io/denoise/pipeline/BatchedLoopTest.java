@@ -111,6 +111,13 @@ class BatchedLoopTest {
     }
 
     @Test
+    void aJobInABatchGivesWhatItGivesAloneInFloat16() throws Exception {
+        try (ModelSet fp16 = ModelSet.load(TestModels.SHAPES_FP16, sessions)) {
+            assertSameAsAlone(new TextToImagePipeline(fp16, TextToImagePipeline.Limits.DEFAULT), 64);
+        }
+    }
+
+    @Test
     void aJobInABatchGivesWhatItGivesAloneWhenTheUNetTakesOneTimestepPerCall() throws Exception {
         assertSameAsAlone(tinyPipeline, 32);
     }
