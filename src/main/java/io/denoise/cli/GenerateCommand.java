@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.denoise.images.Grid;
 import io.denoise.images.SweepGrid;
+import io.denoise.pipeline.BatchedLoop;
 import io.denoise.pipeline.Cancellation;
 import io.denoise.pipeline.GeneratedImage;
 import io.denoise.pipeline.GenerationListener;
@@ -39,7 +40,8 @@ import java.util.function.Function;
 /**
  * {@code generate}: runs the pipeline directly, without Kafka, a database or S3 — for debugging a model and for
  * benchmarking the pipeline. {@code --bench N} runs N generations and prints the share of wall time spent outside
- * ONNX Runtime and the process's resident memory. {@code --sweep FIELD=V1,V2,…} (and {@code --sweep-y}) runs a
+ * ONNX Runtime and the process's resident memory. {@code --bench-batch N} runs N single-image requests alone and
+ * then together in a {@link BatchedLoop} and prints images per second for both. {@code --sweep FIELD=V1,V2,…} (and {@code --sweep-y}) runs a
  * {@link SweepPlan} over the other options as its base recipe and writes its {@link SweepGrid} and each cell's PNG.
  *
  * <p>Exit codes: 0 done; 2 a bad option or a request (or sweep cell) that breaks a rule, reported before any step
@@ -66,6 +68,8 @@ public final class GenerateCommand {
               --spin on|off            whether ONNX Runtime's threads spin while waiting (default on)
               --bench N                run N generations and report overhead and memory instead of writing images
               --warmup N               generations before the measured ones (default N/10, at least 3)
+              --bench-batch N          run N single-image requests (seeds seed, seed+1, ...) alone one after
+                                       another, then together in one batched loop; print images/s for both
               --sweep FIELD=V1,V2,...  a grid of one image per value, the other options as the base recipe: the grid
                                        to --out, each cell's PNG (with its recipe) next to it: grid-cell-0.png, ...
                                        FIELD is a request field: eta, guidanceScale, negativePrompt,
@@ -83,7 +87,7 @@ public final class GenerateCommand {
     /** The options the command knows; any other is refused (a mistyped option would otherwise be ignored). */
     private static final Set<String> OPTIONS = Set.of("model", "prompt", "negative-prompt", "seed", "steps",
             "guidance", "scheduler", "width", "height", "num-images", "init-image", "strength", "eta", "out", "device",
-            "threads", "spin", "bench", "warmup", "sweep", "sweep-y");
+            "threads", "spin", "bench", "warmup", "bench-batch", "sweep", "sweep-y");
 
     private GenerateCommand() {
     }
@@ -130,6 +134,18 @@ public final class GenerateCommand {
                         Path.of(opts.getOrDefault("out", "out.png")), out);
             }
             GenerationRequest request = request(pipeline, opts);
+            if (opts.containsKey("bench-batch")) {
+                int count = intOption(opts, "bench-batch", 0);
+                int warmup = intOption(opts, "warmup", 1);
+                if (count < 1 || warmup < 0) {
+                    throw new IllegalArgumentException("--bench-batch must be at least 1 and --warmup at least 0");
+                }
+                if (opts.containsKey("bench")) {
+                    throw new IllegalArgumentException("--bench and --bench-batch do not go together");
+                }
+                benchBatch(pipeline, request, initImage, count, warmup, out);
+                return 0;
+            }
             if (opts.containsKey("bench")) {
                 int count = intOption(opts, "bench", 0);
                 int warmup = intOption(opts, "warmup", Math.max(3, count / 10));
@@ -368,6 +384,71 @@ public final class GenerateCommand {
         out.printf(Locale.ROOT, "resident memory: %d KiB after warm-up, %d KiB at end, growth %.2f%%%n",
                 rssAfterWarmup, rssEnd, 100.0 * (rssEnd - rssAfterWarmup) / rssAfterWarmup);
         benchCancel(pipeline, request, initImage, out);
+    }
+
+    /**
+     * Runs {@code count} single-image requests, image {@code i} with seed {@code seed + i}, first alone one after
+     * another and then together in one {@link BatchedLoop}, each way {@code warmup} more times before, and prints
+     * images per second for both, their ratio, and whether the batch gave the same PNG bytes.
+     */
+    static void benchBatch(TextToImagePipeline pipeline, GenerationRequest request, byte[] initImage, int count,
+                           int warmup, PrintStream out) throws Exception {
+        if (request.numImages() != 1) {
+            throw new IllegalArgumentException("--bench-batch runs single-image requests; leave out --num-images");
+        }
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            requests.add(request.toBuilder().seed(request.seed().add(BigInteger.valueOf(i))).build());
+        }
+        List<byte[]> alone = new ArrayList<>();
+        List<byte[]> batched = new ArrayList<>();
+        for (int w = 0; w < warmup; w++) {
+            runAlone(pipeline, requests, initImage, new ArrayList<>());
+            runBatched(pipeline, requests, initImage, new ArrayList<>());
+        }
+        long aloneNanos = runAlone(pipeline, requests, initImage, alone);
+        long batchedNanos = runBatched(pipeline, requests, initImage, batched);
+        boolean identical = true;
+        for (int i = 0; i < count; i++) {
+            identical &= java.util.Arrays.equals(alone.get(i), batched.get(i));
+        }
+        double aloneRate = count / (aloneNanos / 1e9);
+        double batchedRate = count / (batchedNanos / 1e9);
+        out.printf(Locale.ROOT, "bench-batch: %d single-image requests at %d steps, %dx%d, scheduler %s, guidance %s "
+                        + "(after %d warm-up each way), UNet timestep %s%n", count, request.numInferenceSteps(),
+                request.width(), request.height(), request.scheduler(), request.guidanceScale(), warmup,
+                pipeline.model().timestepPerSample() ? "per row" : "per call");
+        out.printf(Locale.ROOT, "alone:   %.2f images/s (%.0f ms)%n", aloneRate, aloneNanos / 1e6);
+        out.printf(Locale.ROOT, "batched: %.2f images/s (%.0f ms)%n", batchedRate, batchedNanos / 1e6);
+        out.printf(Locale.ROOT, "batched/alone: %.2fx; same PNG bytes: %b%n", batchedRate / aloneRate, identical);
+    }
+
+    private static long runAlone(TextToImagePipeline pipeline, List<GenerationRequest> requests, byte[] initImage,
+                                 List<byte[]> pngs) throws Exception {
+        long start = System.nanoTime();
+        for (GenerationRequest r : requests) {
+            pngs.add(pipeline.generate(r, initImage, GenerationListener.NONE, new Cancellation()).images().get(0).png());
+        }
+        return System.nanoTime() - start;
+    }
+
+    private static long runBatched(TextToImagePipeline pipeline, List<GenerationRequest> requests, byte[] initImage,
+                                   List<byte[]> pngs) throws Exception {
+        long start = System.nanoTime();
+        List<java.util.concurrent.CompletableFuture<GenerationResult>> futures = new ArrayList<>();
+        try (BatchedLoop loop = pipeline.batchedLoop(requests.size())) {
+            for (GenerationRequest r : requests) {
+                futures.add(loop.add(r, initImage, GenerationListener.NONE, new Cancellation()));
+            }
+            while (!loop.isEmpty()) {
+                loop.step();
+            }
+        }
+        long nanos = System.nanoTime() - start;
+        for (java.util.concurrent.CompletableFuture<GenerationResult> f : futures) {
+            pngs.add(f.get().images().get(0).png());
+        }
+        return nanos;
     }
 
     /**

@@ -121,6 +121,21 @@ final class Generation implements AutoCloseable {
         return latents;
     }
 
+    /** The request this generation runs. */
+    GenerationRequest request() {
+        return request;
+    }
+
+    /** The time this generation spent inside ONNX Runtime (a shared UNet call's time is added to each of its rows' generations). */
+    InferenceStats stats() {
+        return stats;
+    }
+
+    /** Latent values of one UNet row: channels · h/s · w/s. */
+    int rowSize() {
+        return perImage;
+    }
+
     /** Rows this generation takes in a UNet batch. */
     int batchRows() {
         return batch;

@@ -240,6 +240,15 @@ public final class ModelSet implements AutoCloseable {
         return floatType;
     }
 
+    /**
+     * Whether the UNet takes one timestep per row of a batch ({@code timestep [batch]}), so generations at different
+     * timesteps can share a UNet call; where it takes one timestep per call (a scalar or {@code [1]}), only those at
+     * the same timestep can (see {@link BatchedLoop}).
+     */
+    public boolean timestepPerSample() {
+        return unet.timestepPerSample();
+    }
+
     public boolean supportsImageToImage() {
         return vaeEncoder != null;
     }

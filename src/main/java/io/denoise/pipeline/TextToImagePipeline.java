@@ -103,13 +103,22 @@ public final class TextToImagePipeline {
     }
 
     /**
+     * A loop that runs up to {@code maxJobs} generations of this model and one latent size together, one UNet call
+     * per step over all of them (per timestep, where the UNet takes one timestep per call): see {@link BatchedLoop}.
+     * The caller owns it and closes it; it is used from one thread.
+     */
+    public BatchedLoop batchedLoop(int maxJobs) {
+        return new BatchedLoop(this, maxJobs);
+    }
+
+    /**
      * Stage 0, for image-to-image — the init image decoded to [1, 3, height, width] in [-1, 1] within the
      * deployment's limits, or null for text-to-image.
      *
      * @throws InvalidRequestException if the request and the bytes disagree on whether there is an init image, or
      *                                 the bytes are not an image within the limits
      */
-    private float[] initPixels(GenerationRequest r, byte[] initImage) {
+    float[] initPixels(GenerationRequest r, byte[] initImage) {
         if ((r.initImage() == null) != (initImage == null)) {
             throw new InvalidRequestException("initImage", r.initImage() == null
                     ? "bytes were given, but the request names no init image"

@@ -85,6 +85,15 @@ public final class UNet extends ModelPart {
         return timestepShape == TimestepShape.SCALAR ? 0 : 1;
     }
 
+    /**
+     * Whether each row of a batch takes its own timestep: the export declares {@code timestep} as {@code [batch]}.
+     * Otherwise (a scalar or {@code [1]}) one timestep serves a whole call, and only generations at the same
+     * timestep can share one.
+     */
+    public boolean timestepPerSample() {
+        return timestepShape == TimestepShape.BATCH;
+    }
+
     /** Latent channels if declared statically, else -1. */
     public long declaredChannels() {
         return declaredChannels;
@@ -118,6 +127,7 @@ public final class UNet extends ModelPart {
 
     /** One batch's UNet buffers, reused across its steps. Not thread-safe. */
     public final class Invocation implements AutoCloseable {
+        private final int batch;
         private final NativeTensor sample;
         private final NativeTensor timestep;
         private final NativeTensor output;
@@ -129,6 +139,7 @@ public final class UNet extends ModelPart {
             if (states.length != 3 || states[0] != batch) {
                 throw new IllegalArgumentException("text states " + ehs + " do not have the batch's " + batch + " rows");
             }
+            this.batch = batch;
             NativeTensor s = null;
             NativeTensor t = null;
             try {
@@ -185,6 +196,45 @@ public final class UNet extends ModelPart {
             try (OrtSession.Result ignored = UNet.this.run(feeds, Set.of(), pinned, runOptions, stats)) {
                 // written into output
             }
+        }
+
+        /**
+         * Runs the UNet with row {@code i} of the batch at timestep {@code rowTimesteps[i]}. Where the model takes
+         * one timestep per row ({@link #timestepPerSample()}) each row gets its own, rounded down for an int64
+         * timestep as {@link #run(double, OrtSession.RunOptions, InferenceStats)} rounds; otherwise every row must
+         * be at the same timestep.
+         *
+         * @throws IllegalArgumentException if there is not one timestep per row, or the rows' timesteps differ
+         *                                  where the model takes one for the whole call
+         */
+        public void run(double[] rowTimesteps, OrtSession.RunOptions runOptions, InferenceStats stats)
+                throws OrtException {
+            if (rowTimesteps.length != batch) {
+                throw new IllegalArgumentException(rowTimesteps.length + " timesteps for a batch of " + batch + " rows");
+            }
+            if (timestepShape != TimestepShape.BATCH) {
+                for (double t : rowTimesteps) {
+                    if (Double.compare(t, rowTimesteps[0]) != 0) {
+                        throw new IllegalArgumentException("the UNet takes one timestep per call, but the rows are at "
+                                + Arrays.toString(rowTimesteps));
+                    }
+                }
+                run(rowTimesteps[0], runOptions, stats);
+                return;
+            }
+            float[] values = new float[batch];
+            for (int i = 0; i < batch; i++) {
+                values[i] = (float) (timestepType == ElementType.INT64 ? Math.floor(rowTimesteps[i]) : rowTimesteps[i]);
+            }
+            timestep.put(0, values, 0, batch);
+            try (OrtSession.Result ignored = UNet.this.run(feeds, Set.of(), pinned, runOptions, stats)) {
+                // written into output
+            }
+        }
+
+        /** Rows of this batch. */
+        public int batch() {
+            return batch;
         }
 
         /** Reads {@code dst.length} values of the last run's prediction from element {@code offset} on. */

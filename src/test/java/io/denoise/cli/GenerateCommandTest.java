@@ -66,6 +66,15 @@ class GenerateCommandTest {
     }
 
     @Test
+    void benchBatchPrintsImagesPerSecondAloneAndBatched() throws Exception {
+        assertEquals(0, tiny("--seed", "3", "--bench-batch", "3", "--warmup", "0"));
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertTrue(text.contains("bench-batch: 3 single-image requests at 2 steps, 32x32"), text);
+        assertTrue(text.matches("(?s).*alone: +[0-9.]+ images/s.*batched: +[0-9.]+ images/s.*"), text);
+        assertTrue(text.matches("(?s).*batched/alone: [0-9.]+x; same PNG bytes: true.*"), text);
+    }
+
+    @Test
     void benchPrintsTheShareOutsideOnnxRuntimeMemoryAndCancellation() throws Exception {
         assertEquals(0, run("--model", "models/tiny-random", "--prompt", "a red circle", "--steps", "4",
                 "--bench", "3", "--warmup", "1"));
