@@ -3,28 +3,26 @@ package io.denoise.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.denoise.images.Grid;
+import io.denoise.images.PngTest;
 import io.denoise.images.SweepGrid;
 import io.denoise.pipeline.ShapeScorer;
 import io.denoise.recipe.SweepPlan;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import javax.imageio.ImageIO;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -125,7 +123,7 @@ class GenerateCommandTest {
 
         byte[] png = Files.readAllBytes(grid);
         assertTrue(ImageIO.read(new ByteArrayInputStream(png)) != null, "the grid is a PNG");
-        JsonNode chunk = JSON.readTree(textChunks(png).get(SweepGrid.PLAN_KEYWORD));
+        JsonNode chunk = JSON.readTree(PngTest.textByKeyword(png).get(SweepGrid.PLAN_KEYWORD));
         assertEquals("guidanceScale", chunk.path("x").path("field").asText());
         assertEquals("[1,2.5,4]", chunk.path("x").path("values").toString());
         assertTrue(chunk.path("y").isMissingNode(), chunk.toString());
@@ -161,10 +159,10 @@ class GenerateCommandTest {
             assertEquals(7, files.count());
         }
         // cell 3 is row 1 (ddim), column 1 (guidance 3)
-        String parameters = textChunks(Files.readAllBytes(dir.resolve("plot-cell-3.png"))).get("parameters");
+        String parameters = PngTest.textByKeyword(Files.readAllBytes(dir.resolve("plot-cell-3.png"))).get("parameters");
         assertTrue(parameters.contains("Sampler: DDIM, CFG scale: 3.0, Seed: 3"), parameters);
         byte[] png = Files.readAllBytes(grid);
-        SweepPlan plan = SweepPlan.read(JSON.readTree(textChunks(png).get(SweepGrid.PLAN_KEYWORD)), 64);
+        SweepPlan plan = SweepPlan.read(JSON.readTree(PngTest.textByKeyword(png).get(SweepGrid.PLAN_KEYWORD)), 64);
         assertEquals(2, plan.columns());
         assertEquals(3, plan.rows());
         assertArrayEquals(SweepGrid.render(plan, cellImages(dir, "plot", 6)), png);
@@ -177,10 +175,10 @@ class GenerateCommandTest {
         assertTrue(m.find(), out.toString(StandardCharsets.UTF_8));
         String seed = m.group(1);
         for (int i = 0; i < 2; i++) {
-            String parameters = textChunks(Files.readAllBytes(dir.resolve("g-cell-" + i + ".png"))).get("parameters");
+            String parameters = PngTest.textByKeyword(Files.readAllBytes(dir.resolve("g-cell-" + i + ".png"))).get("parameters");
             assertTrue(parameters.contains("Seed: " + seed + ","), parameters);
         }
-        assertEquals(seed, JSON.readTree(textChunks(Files.readAllBytes(dir.resolve("g.png")))
+        assertEquals(seed, JSON.readTree(PngTest.textByKeyword(Files.readAllBytes(dir.resolve("g.png")))
                 .get(SweepGrid.PLAN_KEYWORD)).path("base").path("seed").asText(), "the grid's plan names the seed");
 
         out.reset();
@@ -188,7 +186,7 @@ class GenerateCommandTest {
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("seed per cell; sweep seed (2 values)"),
                 out.toString(StandardCharsets.UTF_8));
         for (int i = 0; i < 2; i++) {
-            String parameters = textChunks(Files.readAllBytes(dir.resolve("s-cell-" + i + ".png"))).get("parameters");
+            String parameters = PngTest.textByKeyword(Files.readAllBytes(dir.resolve("s-cell-" + i + ".png"))).get("parameters");
             assertTrue(parameters.contains("Seed: " + (11 + i) + ","), parameters);
         }
     }
@@ -309,29 +307,4 @@ class GenerateCommandTest {
         }
     }
 
-    /** keyword → text of each tEXt and iTXt chunk, read from the raw chunk stream. */
-    private static Map<String, String> textChunks(byte[] png) throws IOException {
-        Map<String, String> found = new LinkedHashMap<>();
-        DataInputStream in = new DataInputStream(new ByteArrayInputStream(png));
-        in.skipNBytes(8);
-        while (true) {
-            int length = in.readInt();
-            String type = new String(in.readNBytes(4), StandardCharsets.US_ASCII);
-            byte[] data = in.readNBytes(length);
-            in.readInt();
-            if (type.equals("tEXt") || type.equals("iTXt")) {
-                int zero = 0;
-                while (data[zero] != 0) {
-                    zero++;
-                }
-                String keyword = new String(data, 0, zero, StandardCharsets.ISO_8859_1);
-                found.put(keyword, type.equals("tEXt")
-                        ? new String(data, zero + 1, data.length - zero - 1, StandardCharsets.ISO_8859_1)
-                        : new String(data, zero + 5, data.length - zero - 5, StandardCharsets.UTF_8));
-            }
-            if (type.equals("IEND")) {
-                return found;
-            }
-        }
-    }
 }

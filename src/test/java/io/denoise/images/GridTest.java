@@ -7,11 +7,9 @@ import io.denoise.images.Grid.Mark;
 import io.denoise.images.Grid.Options;
 import org.junit.jupiter.api.Test;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -295,7 +294,7 @@ class GridTest {
         text.put("comment", "円と四角");
         text.put("Software", "denoise");
         byte[] png = Grid.images(null, solids(2, 8, 8), List.of("seed 7", "seed 8"), 0, text);
-        List<String[]> chunks = textChunks(png);
+        List<String[]> chunks = PngTest.rawTextChunks(png);
         assertEquals(3, chunks.size());
         assertArrayEquals(new String[] {"tEXt", "parameters", text.get("parameters")}, chunks.get(0));
         assertArrayEquals(new String[] {"iTXt", "comment", "円と四角"}, chunks.get(1));
@@ -487,30 +486,4 @@ class GridTest {
         d.writeInt((int) crc.getValue());
     }
 
-    /** {type, keyword, text} of each tEXt and iTXt chunk, in file order, read from the raw chunk stream. */
-    private static List<String[]> textChunks(byte[] png) throws IOException {
-        List<String[]> found = new ArrayList<>();
-        DataInputStream in = new DataInputStream(new ByteArrayInputStream(png));
-        in.skipNBytes(8);
-        while (true) {
-            int length = in.readInt();
-            String type = new String(in.readNBytes(4), StandardCharsets.US_ASCII);
-            byte[] data = in.readNBytes(length);
-            in.readInt();
-            if (type.equals("tEXt") || type.equals("iTXt")) {
-                int zero = 0;
-                while (data[zero] != 0) {
-                    zero++;
-                }
-                String keyword = new String(data, 0, zero, StandardCharsets.ISO_8859_1);
-                String text = type.equals("tEXt")
-                        ? new String(data, zero + 1, data.length - zero - 1, StandardCharsets.ISO_8859_1)
-                        : new String(data, zero + 5, data.length - zero - 5, StandardCharsets.UTF_8);
-                found.add(new String[] {type, keyword, text});
-            }
-            if (type.equals("IEND")) {
-                return found;
-            }
-        }
-    }
 }

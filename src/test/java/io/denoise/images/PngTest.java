@@ -6,8 +6,13 @@ import org.w3c.dom.Node;
 
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
+import java.io.DataInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import javax.imageio.ImageIO;
@@ -65,6 +70,42 @@ public class PngTest {
                 }
             }
             reader.dispose();
+        }
+        return found;
+    }
+
+    /** {type, keyword, text} of each tEXt and iTXt chunk, in file order, read from the raw chunk stream. */
+    public static List<String[]> rawTextChunks(byte[] png) throws IOException {
+        List<String[]> found = new ArrayList<>();
+        DataInputStream in = new DataInputStream(new ByteArrayInputStream(png));
+        in.skipNBytes(8);
+        while (true) {
+            int length = in.readInt();
+            String type = new String(in.readNBytes(4), StandardCharsets.US_ASCII);
+            byte[] data = in.readNBytes(length);
+            in.readInt();
+            if (type.equals("tEXt") || type.equals("iTXt")) {
+                int zero = 0;
+                while (data[zero] != 0) {
+                    zero++;
+                }
+                String keyword = new String(data, 0, zero, StandardCharsets.ISO_8859_1);
+                String text = type.equals("tEXt")
+                        ? new String(data, zero + 1, data.length - zero - 1, StandardCharsets.ISO_8859_1)
+                        : new String(data, zero + 5, data.length - zero - 5, StandardCharsets.UTF_8);
+                found.add(new String[] {type, keyword, text});
+            }
+            if (type.equals("IEND")) {
+                return found;
+            }
+        }
+    }
+
+    /** keyword → text of each tEXt and iTXt chunk, in file order, read from the raw chunk stream. */
+    public static Map<String, String> textByKeyword(byte[] png) throws IOException {
+        Map<String, String> found = new LinkedHashMap<>();
+        for (String[] chunk : rawTextChunks(png)) {
+            found.put(chunk[1], chunk[2]);
         }
         return found;
     }

@@ -8,16 +8,13 @@ import io.denoise.images.Grid.Mark;
 import io.denoise.recipe.SweepPlan;
 import org.junit.jupiter.api.Test;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -86,7 +83,7 @@ class SweepGridTest {
         SweepPlan plan = plan("{\"field\":\"negativePrompt\",\"values\":[\"\",\"blue\"]}",
                 "{\"field\":\"prompt\",\"values\":[\"circle\",\"square\"]}");
         byte[] png = SweepGrid.render(plan, solids(4, 16, 16));
-        Map<String, String> chunks = textChunks(png);
+        Map<String, String> chunks = PngTest.textByKeyword(png);
         assertEquals(List.of(SweepGrid.PLAN_KEYWORD), List.copyOf(chunks.keySet()));
         String text = chunks.get(SweepGrid.PLAN_KEYWORD);
         assertEquals("{\"base\":{\"prompt\":\"a red circle\",\"seed\":7},"
@@ -140,28 +137,4 @@ class SweepGridTest {
         return image.getRGB(x, y) & 0xffffff;
     }
 
-    /** keyword → text of each tEXt and iTXt chunk, in file order. */
-    private static Map<String, String> textChunks(byte[] png) throws IOException {
-        Map<String, String> found = new LinkedHashMap<>();
-        DataInputStream in = new DataInputStream(new ByteArrayInputStream(png));
-        in.skipNBytes(8);
-        while (true) {
-            int length = in.readInt();
-            String type = new String(in.readNBytes(4), StandardCharsets.US_ASCII);
-            byte[] data = in.readNBytes(length);
-            in.readInt();
-            if (type.equals("tEXt") || type.equals("iTXt")) {
-                int zero = 0;
-                while (data[zero] != 0) {
-                    zero++;
-                }
-                found.put(new String(data, 0, zero, StandardCharsets.ISO_8859_1), type.equals("tEXt")
-                        ? new String(data, zero + 1, data.length - zero - 1, StandardCharsets.ISO_8859_1)
-                        : new String(data, zero + 5, data.length - zero - 5, StandardCharsets.UTF_8));
-            }
-            if (type.equals("IEND")) {
-                return found;
-            }
-        }
-    }
 }
