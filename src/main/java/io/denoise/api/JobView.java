@@ -73,6 +73,7 @@ public record JobView(
                 job.startedAt == null || end == null ? null : Duration.between(job.startedAt, end).toMillis());
         return new JobView(job.id.toString(), job.model, job.status, new Progress(job.step, job.totalSteps),
                 job.status == JobStatus.QUEUED ? queuePosition : null, job.attempt, job.workerId, timings, params, imageViews, error,
-                Map.of("self", self, "events", self + "/events"));
+                job.sweepId == null ? Map.of("self", self, "events", self + "/events")
+                        : Map.of("self", self, "events", self + "/events", "sweep", "/v1/sweeps/" + job.sweepId));
     }
 }

@@ -132,6 +132,7 @@ class SweepTest {
             Response job = given().get("/v1/jobs/" + jobId);
             assertEquals(List.of(1.0f, 4.0f).get(cell % 2), job.path("parameters.guidanceScale"), "column " + cell % 2);
             assertEquals(5 + cell / 2, (int) job.path("parameters.seed"), "row " + cell / 2);
+            assertEquals("/v1/sweeps/" + id, job.path("links.sweep"), "a cell links to its sweep");
             assertEquals(cell % 2, (int) done.path("cells[" + cell + "].column"));
             assertEquals(cell / 2, (int) done.path("cells[" + cell + "].row"));
         }
