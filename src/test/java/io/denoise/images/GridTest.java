@@ -393,13 +393,13 @@ class GridTest {
         return v;
     }
 
-    private static BufferedImage decode(byte[] png) throws IOException {
+    static BufferedImage decode(byte[] png) throws IOException {
         BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
         assertTrue(image != null, "a PNG");
         return image;
     }
 
-    private static int rgb(BufferedImage image, int x, int y) {
+    static int rgb(BufferedImage image, int x, int y) {
         return image.getRGB(x, y) & 0xffffff;
     }
 

@@ -9,12 +9,10 @@ import io.denoise.recipe.SweepPlan;
 import org.junit.jupiter.api.Test;
 
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -40,7 +38,7 @@ class SweepGridTest {
         SweepPlan plan = plan("{\"field\":\"guidanceScale\",\"values\":[0.25,0.5,1,2,4,6,8,10,20]}", null);
         List<Cell> cells = solids(9, 200, 40);
         byte[] png = SweepGrid.render(plan, cells);
-        BufferedImage grid = decode(png);
+        BufferedImage grid = GridTest.decode(png);
         // cells 200 wide: each caption (the value) is one line; the title two (the axis, then the prompt)
         int titleBand = 2 * L + M;
         int captionBand = L + T;
@@ -49,10 +47,10 @@ class SweepGridTest {
         for (int i = 0; i < 9; i++) {
             int left = M + i % 3 * (200 + M);
             int top = M + titleBand + i / 3 * (captionBand + 40 + M) + captionBand;
-            assertEquals(colour(i), rgb(grid, left + 100, top + 20), "cell " + i + " is row " + i / 3 + ", column "
+            assertEquals(colour(i), GridTest.rgb(grid, left + 100, top + 20), "cell " + i + " is row " + i / 3 + ", column "
                     + i % 3);
-            assertEquals(colour(i), rgb(grid, left, top));
-            assertEquals(colour(i), rgb(grid, left + 199, top + 39));
+            assertEquals(colour(i), GridTest.rgb(grid, left, top));
+            assertEquals(colour(i), GridTest.rgb(grid, left + 199, top + 39));
         }
         List<String> captions = new ArrayList<>();
         for (String v : new String[] {"0.25", "0.5", "1", "2", "4", "6", "8", "10", "20"}) {
@@ -61,7 +59,7 @@ class SweepGridTest {
         assertArrayEquals(Grid.images("guidanceScale\na red circle", cells, captions, 3, Map.of("sweep", plan.toJson().toString())),
                 png, "the grid is Grid.images with the values as captions");
 
-        assertEquals(2, decode(SweepGrid.render(plan("{\"field\":\"seed\",\"values\":[1,2]}", null),
+        assertEquals(2, GridTest.decode(SweepGrid.render(plan("{\"field\":\"seed\",\"values\":[1,2]}", null),
                 solids(2, 200, 40))).getWidth() / 200, "two values: one row of two");
     }
 
@@ -73,7 +71,7 @@ class SweepGridTest {
         byte[] png = SweepGrid.render(plan, cells);
         assertArrayEquals(Grid.plot("a red circle", new Axis("guidanceScale", "1", "2.5", "4"),
                 new Axis("scheduler", "pndm", "ddim"), cells, Map.of("sweep", plan.toJson().toString())), png);
-        BufferedImage grid = decode(png);
+        BufferedImage grid = GridTest.decode(png);
         assertTrue(grid.getWidth() > 3 * 64 + 2 * M, "3 columns and the row labels");
         assertTrue(grid.getHeight() > 2 * 64 + M, "2 rows and the column labels");
     }
@@ -100,7 +98,7 @@ class SweepGridTest {
         SweepPlan plan = plan("{\"field\":\"seed\",\"values\":[1,2,3]}", null);
         List<Cell> cells = new ArrayList<>(solids(3, 64, 64));
         cells.set(1, Mark.failed("out of memory"));
-        BufferedImage grid = decode(SweepGrid.render(plan, cells));
+        BufferedImage grid = GridTest.decode(SweepGrid.render(plan, cells));
         assertEquals(M + 2 * 64 + M + M, grid.getWidth());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> SweepGrid.render(plan, solids(2, 64, 64)));
@@ -125,16 +123,6 @@ class SweepGridTest {
             cells.add(new Image(Png.encode(w, h, rgb, Map.of())));
         }
         return cells;
-    }
-
-    private static BufferedImage decode(byte[] png) throws IOException {
-        BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
-        assertTrue(image != null, "a PNG");
-        return image;
-    }
-
-    private static int rgb(BufferedImage image, int x, int y) {
-        return image.getRGB(x, y) & 0xffffff;
     }
 
 }
