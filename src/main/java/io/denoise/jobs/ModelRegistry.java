@@ -71,7 +71,7 @@ public class ModelRegistry {
             ModelCard card = read((String) row[1]);
             Instant seen = row[2] instanceof Timestamp ts ? ts.toInstant() : (Instant) row[2];
             cards.put((String) row[0], new ModelCard(card.name(), card.hash(), card.defaults(), card.limits(),
-                    new ArrayList<>(card.schedulers()), card.imageToImage(), seen));
+                    new ArrayList<>(card.schedulers()), card.imageToImage(), card.batching(), seen));
         }
         return Map.copyOf(cards);
     }

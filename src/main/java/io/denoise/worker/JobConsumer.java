@@ -9,6 +9,7 @@ import jakarta.inject.Inject;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.WakeupException;
@@ -22,21 +23,28 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Takes jobs from the model topics with a plain {@link KafkaShareConsumer} in explicit-acknowledgement mode, one
- * record at a time, on its own thread: any idle worker gets the next job, a worker that dies has its record
- * redelivered, and the delivery count bounds poison jobs. While a job runs (on a second thread) the record's lock
- * is renewed at half the lock duration: the RENEW is committed on its own (a fetch that carries it acquires
- * nothing), and the broker hands the renewed record back on the next poll, where it is recognised by its offset.
- * A record that cannot be parsed, or that reached the delivery limit, has its job failed with the reason and is
- * rejected; the failure is written before the record is let go, retried while the database is down.
+ * Takes jobs from the model topics with plain {@link KafkaShareConsumer}s in explicit-acknowledgement mode, one
+ * record at a time each: any idle worker gets the next job, a worker that dies has its records redelivered, and
+ * the delivery count bounds poison jobs. A worker holds up to {@link WorkerConfig#maxBatchJobs()} jobs, one per
+ * lane: each lane is a consumer of the share group with a thread that polls, and a second thread that runs the
+ * job it took (the jobs meet in the {@link InferenceLoop}'s batch). An idle lane polls only while the inference
+ * loop has room, and only one idle lane polls at a time, so a worker takes one more job at a time and never more
+ * than it can start at the next step. While a job runs its record's lock is renewed at half the lock duration:
+ * the RENEW is committed on its own (a fetch that carries it acquires nothing), and the broker hands the renewed
+ * record back on the next poll, where it is recognised by its offset. Each record is acknowledged on its own,
+ * when its job ends. A record that cannot be parsed, or that reached the delivery limit, has its job failed
+ * with the reason and is rejected; the failure is written before the record is let go, retried while the
+ * database is down.
  */
 @ApplicationScoped
 public class JobConsumer {
@@ -51,6 +59,9 @@ public class JobConsumer {
     JobRunner runner;
 
     @Inject
+    InferenceLoop inference;
+
+    @Inject
     ObjectMapper json;
 
     @Inject
@@ -62,21 +73,32 @@ public class JobConsumer {
     @ConfigProperty(name = "kafka.bootstrap.servers")
     String bootstrap;
 
-    private final ExecutorService jobs = Executors.newSingleThreadExecutor(r -> new Thread(r, "job-runner"));
+    private final List<Lane> lanes = new CopyOnWriteArrayList<>();
+    /** The turn to poll, held by one idle lane at a time. */
+    private final Semaphore pollTurn = new Semaphore(1);
     private volatile boolean running;
     private volatile boolean polling;
-    private volatile Thread thread;
-    private volatile KafkaShareConsumer<String, String> consumer;
     private volatile String workerId;
     /** The deliveries after which a job is ended, from {@link #deliveryLimit(int, int)} once Kafka answered. */
     volatile int deliveryLimit;
 
-    /** Starts consuming the jobs topics of the given models as {@code workerId}. */
+    /** Starts consuming the jobs topics of the given models as {@code workerId}, with one lane per job held. */
     synchronized void start(List<String> models, String workerId) {
         this.workerId = workerId;
         running = true;
-        thread = new Thread(() -> loop(models), "job-consumer");
-        thread.start();
+        int count = Math.max(1, config.maxBatchJobs());
+        for (int i = 0; i < count; i++) {
+            lanes.add(new Lane(i, count));
+        }
+        Thread first = new Thread(() -> {
+            if (prepareKafka(models)) {
+                List<String> jobTopics = models.stream().map(this.topics::jobs).toList();
+                lanes.stream().skip(1).forEach(lane -> lane.start(jobTopics));
+                lanes.get(0).run(jobTopics);
+            }
+        }, lanes.get(0).name);
+        lanes.get(0).thread = first;
+        first.start();
     }
 
     /** Whether the consumer has subscribed and polled (readiness). */
@@ -85,27 +107,30 @@ public class JobConsumer {
     }
 
     /**
-     * Stops taking jobs; the job in flight gets {@code grace} to finish, then is stopped and released.
+     * Stops taking jobs; the jobs in flight get {@code grace} to finish, then are stopped and released.
      *
      * @return whether no generation is running any more, so the models may be closed
      */
     boolean stop(Duration grace) throws InterruptedException {
         running = false;
-        Thread t = thread;
-        if (t != null) {
-            t.join(grace.toMillis());
-            if (t.isAlive()) {
-                runner.shutdown();
-                t.join(TimeUnit.SECONDS.toMillis(10));
-            }
-            KafkaShareConsumer<String, String> c = consumer;
-            if (c != null && t.isAlive()) {
-                c.wakeup();
-                t.join(TimeUnit.SECONDS.toMillis(5));
+        long deadline = System.nanoTime() + grace.toNanos();
+        for (Lane lane : lanes) {
+            lane.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+        }
+        if (lanes.stream().anyMatch(Lane::isAlive)) {
+            runner.shutdown();
+            for (Lane lane : lanes) {
+                lane.join(TimeUnit.SECONDS.toMillis(10));
             }
         }
-        jobs.shutdown();
-        return jobs.awaitTermination(10, TimeUnit.SECONDS);
+        for (Lane lane : lanes) {
+            lane.wakeUpIfAlive();
+        }
+        boolean stopped = true;
+        for (Lane lane : lanes) {
+            stopped &= lane.finish();
+        }
+        return stopped;
     }
 
     /**
@@ -142,72 +167,142 @@ public class JobConsumer {
         return limit;
     }
 
-    private void loop(List<String> models) {
-        if (!prepareKafka(models)) {
-            return;
-        }
-        List<String> topics = models.stream().map(this.topics::jobs).toList();
-        Map<String, Object> props = new HashMap<>();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.shareGroup());
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, workerId);
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
-        props.put("share.acknowledgement.mode", "explicit");
-        props.put("share.acquire.mode", "record_limit");
-        props.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5000);
-        // an idle worker's fetch returns as soon as a job arrives; a short wait bounds it when the broker defers
-        props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
-        try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
-            consumer = c;
-            c.subscribe(topics);
-            LOG.infof("worker %s takes jobs from %s", workerId, topics);
-            while (running) {
-                try {
-                    var records = c.poll(Duration.ofMillis(200));
-                    polling = true;
-                    for (ConsumerRecord<String, String> record : records) {
-                        process(c, record);
-                    }
-                } catch (WakeupException e) {
-                    if (running) {
-                        LOG.debug("consumer woken up");
-                    }
-                } catch (RuntimeException e) {
-                    LOG.warnf("job consumer: %s; retrying", e.toString());
-                    sleep(1000);
-                }
-            }
-        } finally {
-            consumer = null;
-            polling = false;
-        }
-    }
+    /** One job slot: a share consumer that polls on its own thread, and a thread that runs the job it took. */
+    private final class Lane {
 
-    private void process(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record) {
-        Future<JobRunner.Outcome> outcome = jobs.submit(task(record));
-        ConsumerRecord<String, String> current = record;
-        long renewMs = Math.max(500, c.acquisitionLockTimeoutMs().map(Integer::longValue)
-                .orElse(config.lockDuration().toMillis()) / 2);
-        while (true) {
+        final String name;
+        final String clientId;
+        final ExecutorService jobs;
+        volatile Thread thread;
+        volatile KafkaShareConsumer<String, String> consumer;
+
+        Lane(int index, int count) {
+            this.name = count == 1 ? "job-consumer" : "job-consumer-" + index;
+            this.clientId = count == 1 ? workerId : workerId + "-" + index;
+            String runnerName = count == 1 ? "job-runner" : "job-runner-" + index;
+            this.jobs = Executors.newSingleThreadExecutor(r -> new Thread(r, runnerName));
+        }
+
+        void start(List<String> jobTopics) {
+            Thread t = new Thread(() -> run(jobTopics), name);
+            thread = t;
+            t.start();
+        }
+
+        void run(List<String> jobTopics) {
+            Map<String, Object> props = new HashMap<>();
+            props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            props.put(ConsumerConfig.GROUP_ID_CONFIG, config.shareGroup());
+            props.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+            props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+            props.put("share.acknowledgement.mode", "explicit");
+            props.put("share.acquire.mode", "record_limit");
+            props.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5000);
+            // an idle worker's fetch returns as soon as a job arrives; a short wait bounds it when the broker defers
+            props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
+            try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
+                consumer = c;
+                c.subscribe(jobTopics);
+                LOG.infof("worker %s takes jobs from %s", clientId, jobTopics);
+                while (running) {
+                    try {
+                        if (!awaitTurn()) {
+                            continue;
+                        }
+                        ConsumerRecords<String, String> records;
+                        try {
+                            records = c.poll(Duration.ofMillis(200));
+                            polling = true;
+                        } finally {
+                            pollTurn.release();
+                        }
+                        for (ConsumerRecord<String, String> record : records) {
+                            process(c, record);
+                        }
+                    } catch (WakeupException e) {
+                        if (running) {
+                            LOG.debug("consumer woken up");
+                        }
+                    } catch (RuntimeException e) {
+                        LOG.warnf("job consumer: %s; retrying", e.toString());
+                        sleep(1000);
+                    }
+                }
+            } finally {
+                consumer = null;
+            }
+        }
+
+        /**
+         * Waits a little for this idle lane's turn to poll: the inference loop must have room for one more job,
+         * and no other idle lane be polling.
+         */
+        private boolean awaitTurn() {
+            if (!inference.hasRoom()) {
+                sleep(20);
+                return false;
+            }
             try {
-                JobRunner.Outcome result = outcome.get(renewMs, TimeUnit.MILLISECONDS);
-                acknowledge(c, current, switch (result) {
-                    case ACCEPT -> AcknowledgeType.ACCEPT;
-                    case RELEASE -> AcknowledgeType.RELEASE;
-                    case REJECT -> AcknowledgeType.REJECT;
-                });
-                return;
-            } catch (TimeoutException e) {
-                current = renew(c, current);
-            } catch (ExecutionException e) {
-                LOG.errorf(e.getCause(), "record %s: runner failed", record.key());
-                acknowledge(c, current, AcknowledgeType.RELEASE);
-                return;
+                return pollTurn.tryAcquire(100, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                acknowledge(c, current, AcknowledgeType.RELEASE);
-                return;
+                return false;
             }
+        }
+
+        private void process(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record) {
+            Future<JobRunner.Outcome> outcome = jobs.submit(task(record));
+            ConsumerRecord<String, String> current = record;
+            long renewMs = Math.max(500, c.acquisitionLockTimeoutMs().map(Integer::longValue)
+                    .orElse(config.lockDuration().toMillis()) / 2);
+            while (true) {
+                try {
+                    JobRunner.Outcome result = outcome.get(renewMs, TimeUnit.MILLISECONDS);
+                    acknowledge(c, current, switch (result) {
+                        case ACCEPT -> AcknowledgeType.ACCEPT;
+                        case RELEASE -> AcknowledgeType.RELEASE;
+                        case REJECT -> AcknowledgeType.REJECT;
+                    });
+                    return;
+                } catch (TimeoutException e) {
+                    current = renew(c, current);
+                } catch (ExecutionException e) {
+                    LOG.errorf(e.getCause(), "record %s: runner failed", record.key());
+                    acknowledge(c, current, AcknowledgeType.RELEASE);
+                    return;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    acknowledge(c, current, AcknowledgeType.RELEASE);
+                    return;
+                }
+            }
+        }
+
+        boolean isAlive() {
+            Thread t = thread;
+            return t != null && t.isAlive();
+        }
+
+        void join(long millis) throws InterruptedException {
+            Thread t = thread;
+            if (t != null) {
+                t.join(millis);
+            }
+        }
+
+        /** Wakes a consumer still blocked in a poll, and gives it a few seconds to close. */
+        void wakeUpIfAlive() throws InterruptedException {
+            KafkaShareConsumer<String, String> c = consumer;
+            if (c != null && isAlive()) {
+                c.wakeup();
+                join(TimeUnit.SECONDS.toMillis(5));
+            }
+        }
+
+        /** Lets the lane's job thread end; whether it did. */
+        boolean finish() throws InterruptedException {
+            jobs.shutdown();
+            return jobs.awaitTermination(10, TimeUnit.SECONDS);
         }
     }
 

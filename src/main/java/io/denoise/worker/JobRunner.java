@@ -84,6 +84,9 @@ public class JobRunner {
     @Inject
     ModelHost models;
 
+    @Inject
+    InferenceLoop inference;
+
     private final ScheduledExecutorService heartbeats = Threads.scheduled("job-heartbeat");
     /** Sends events in the order they were made, off the inference thread. */
     private final ExecutorService eventThread = Executors.newSingleThreadExecutor(Threads.daemon("job-events"));
@@ -186,7 +189,7 @@ public class JobRunner {
                         : attempt.retrying("read the init image", () -> readImage(params.initImage()))
                             .orElseThrow(() -> new InvalidRequestException("initImage",
                                     "init image " + params.initImage() + " is missing from the store"));
-                GenerationResult result = pipeline.generate(params, initImage, attempt, attempt.cancellation);
+                GenerationResult result = inference.generate(pipeline, params, initImage, attempt, attempt.cancellation);
                 return attempt.succeed(result);
             } catch (GenerationCancelledException e) {
                 return attempt.cancelled();

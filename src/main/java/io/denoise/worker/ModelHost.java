@@ -55,12 +55,25 @@ public class ModelHost {
             models.put(name, model);
             TextToImagePipeline pipeline = new TextToImagePipeline(model, limits);
             pipelines.put(name, pipeline);
-            cards.add(ModelCard.of(pipeline.profile(), model.hash(), Instant.now()));
-            LOG.infof("loaded model %s (%s, %s) on %s in %d ms", name, model.hash(), model.floatType(), model.device(),
-                    (System.nanoTime() - start) / 1_000_000);
+            String batching = batching(config.maxBatchJobs(), model.timestepPerSample());
+            cards.add(ModelCard.of(pipeline.profile(), model.hash(), batching, Instant.now()));
+            LOG.infof("loaded model %s (%s, %s) on %s in %d ms; batching %s", name, model.hash(), model.floatType(),
+                    model.device(), (System.nanoTime() - start) / 1_000_000, switch (batching) {
+                        case ModelCard.PER_SAMPLE -> "per sample (its UNet takes a timestep per row)";
+                        case ModelCard.SAME_TIMESTEP -> "only jobs at the same timestep (its UNet takes one timestep per call)";
+                        default -> "off (one job at a time)";
+                    });
         }
         loaded = true;
         return cards;
+    }
+
+    /** How a model's jobs share UNet calls: {@link ModelCard#PER_SAMPLE}, {@link ModelCard#SAME_TIMESTEP} or off. */
+    static String batching(int maxBatchJobs, boolean timestepPerSample) {
+        if (maxBatchJobs <= 1) {
+            return ModelCard.OFF;
+        }
+        return timestepPerSample ? ModelCard.PER_SAMPLE : ModelCard.SAME_TIMESTEP;
     }
 
     /** Whether ONNX Runtime's threads may spin, from {@code denoise.models.spin} and the process's roles. */

@@ -60,6 +60,22 @@ public interface WorkerConfig {
     @WithDefault("500ms")
     Duration progressInterval();
 
+    /**
+     * Most jobs a worker holds and runs together, one UNet call per step over all of them (default 8; 1 turns
+     * batching off: one job at a time, each alone). Jobs of one model and latent size share a call; others run in
+     * calls of their own, in turn.
+     */
+    @WithDefault("8")
+    int maxBatchJobs();
+
+    /**
+     * How long one batched step may take: the worker takes another job into its batch only while the last step,
+     * grown by one job's share, stays within this (default 1s), so it does not hold jobs that an idle worker would
+     * start sooner. The first job is always taken.
+     */
+    @WithDefault("1s")
+    Duration batchStepBudget();
+
     /** Most images one request may batch (default 8). */
     @WithDefault("8")
     int maxBatchImages();

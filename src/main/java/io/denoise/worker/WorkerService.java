@@ -46,6 +46,9 @@ public class WorkerService implements HealthCheck {
     @Inject
     JobConsumer consumer;
 
+    @Inject
+    InferenceLoop inference;
+
     void start(@Observes StartupEvent event) {
         if (!roles.worker()) {
             return;
@@ -65,6 +68,7 @@ public class WorkerService implements HealthCheck {
             return;
         }
         if (consumer.stop(config.shutdownGrace())) {
+            inference.stop();
             models.close();
         } else {
             LOG.warn("a generation is still running; leaving its models open for the process exit");

@@ -265,7 +265,8 @@ class JobServiceTest {
                 .body("models[0].defaults.scheduler", equalTo("pndm"))
                 .body("models[0].limits.maxSteps", notNullValue())
                 .body("models[0].schedulers", hasItem("dpmpp-2m-karras"))
-                .body("models[0].imageToImage", equalTo(true));
+                .body("models[0].imageToImage", equalTo(true))
+                .body("models[0].batching", equalTo("same-timestep"));
     }
 
     @Test

@@ -12,6 +12,7 @@ import io.denoise.storage.ImageBucket;
 import io.denoise.storage.ImageStore;
 import jakarta.persistence.PersistenceException;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -72,6 +73,17 @@ class JobRunnerTest {
     }
 
     private final FakeAttempts store = new FakeAttempts();
+    private final InferenceLoop inference = new InferenceLoop();
+
+    {
+        inference.config = workerConfig();
+    }
+
+    @AfterEach
+    void stopInference() {
+        inference.stop();
+    }
+
     private final FakeBucket bucket = new FakeBucket();
     private final RecordingEvents events = new RecordingEvents();
 
@@ -84,6 +96,7 @@ class JobRunnerTest {
         runner.config = workerConfig();
         runner.jobsConfig = new TestJobsConfig();
         runner.models = models;
+        runner.inference = inference;
         return runner;
     }
 
@@ -204,11 +217,12 @@ class JobRunnerTest {
         store.params.put(job.id, new GenerationRequest("a red circle", "", 32, 32, 40, 4.0, "pndm", BigInteger.ONE, 2,
                 null, null, 0.0, "none", 1));
         long start = System.nanoTime();
-        String inferenceThread = Thread.currentThread().getName();
+        // the job's own thread, which runs the generation when batching is off, and the batch's
+        java.util.Set<String> inferenceThreads = java.util.Set.of(Thread.currentThread().getName(), "inference");
         assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
         long tookMs = (System.nanoTime() - start) / 1_000_000;
         assertEquals(JobStatus.SUCCEEDED, job.status);
-        assertTrue(store.threads("progress").stream().noneMatch(inferenceThread::equals), "progress written on the inference thread");
+        assertTrue(store.threads("progress").stream().noneMatch(inferenceThreads::contains), "progress written on the inference thread");
         assertTrue(store.calls("progress") <= tookMs / PROGRESS_INTERVAL.toMillis() + 1,
                 store.calls("progress") + " progress writes in " + tookMs + " ms: not coalesced");
         assertEquals(List.of("job-uploads", "job-uploads"), bucket.threads);
@@ -219,7 +233,40 @@ class JobRunnerTest {
         assertEquals(40, events.types(job.id).stream().filter(JobEvent.PROGRESS::equals).count());
     }
 
+    @Test
+    void jobsRunOnThreadsOfTheirOwnShareTheBatchAndEachEndsOnItsOwn() throws Exception {
+        JobRunner runner = runner();
+        Job first = store.queued(1);
+        Job cancelled = store.queued(2);
+        store.params.put(cancelled.id, new GenerationRequest("a blue square", "", 32, 32, 100, 4.0, "pndm",
+                BigInteger.TWO, 2, null, null, 0.0, "none", 1));
+        Job third = store.queued(2);
+        List<CompletableFuture<JobRunner.Outcome>> outcomes = new ArrayList<>();
+        for (Job job : List.of(first, cancelled, third)) {
+            outcomes.add(CompletableFuture.supplyAsync(() -> runner.run(job.id, "w1", 1),
+                    r -> new Thread(r, "job-runner-" + job.id).start()));
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!events.types(cancelled.id).contains(JobEvent.PROGRESS) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertTrue(runner.cancels.cancel(cancelled.id), "the long job runs here");
+        for (CompletableFuture<JobRunner.Outcome> outcome : outcomes) {
+            assertEquals(JobRunner.Outcome.ACCEPT, outcome.get(60, java.util.concurrent.TimeUnit.SECONDS));
+        }
+        assertEquals(JobStatus.SUCCEEDED, first.status);
+        assertEquals(JobStatus.CANCELLED, cancelled.status);
+        assertEquals(JobStatus.SUCCEEDED, third.status);
+        assertTrue(cancelled.totalSteps < 100, "the cancel stopped the long job at step " + cancelled.totalSteps);
+        assertEquals(3, bucket.objects.size(), "images of the two finished jobs only: " + bucket.objects.keySet());
+        assertEquals(0, inference.held());
+    }
+
     static WorkerConfig workerConfig() {
+        return workerConfig(4, Duration.ofHours(1));
+    }
+
+    static WorkerConfig workerConfig(int maxBatchJobs, Duration batchStepBudget) {
         return new WorkerConfig() {
             public Optional<String> id() { return Optional.of("test-worker"); }
             public Duration lease() { return LEASE; }
@@ -230,6 +277,8 @@ class JobRunnerTest {
             public int maxBatchImages() { return 8; }
             public Duration retryFor() { return Duration.ofSeconds(20); }
             public Duration progressInterval() { return PROGRESS_INTERVAL; }
+            public int maxBatchJobs() { return maxBatchJobs; }
+            public Duration batchStepBudget() { return batchStepBudget; }
         };
     }
 

@@ -1,0 +1,261 @@
+package io.denoise.worker;
+
+import io.denoise.pipeline.BatchedLoop;
+import io.denoise.pipeline.Cancellation;
+import io.denoise.pipeline.GenerationListener;
+import io.denoise.pipeline.GenerationResult;
+import io.denoise.pipeline.TextToImagePipeline;
+import io.denoise.recipe.GenerationRequest;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The worker's inference thread: every generation the worker holds runs here, batched step by step
+ * ({@link BatchedLoop}) with the others of its model and latent size, so each step is one UNet call over all of them.
+ * The job threads hand their generations in with {@link #generate} and wait; a generation joins at the next step
+ * boundary and leaves when its images are decoded. Generations of different models or sizes are in loops of their
+ * own, stepped in turn. With {@link WorkerConfig#maxBatchJobs()} 1 there is no batching: {@link #generate} runs the
+ * generation alone on the caller's thread.
+ *
+ * <p>{@link #hasRoom()} is what the consumer asks before it takes another record: room while fewer than
+ * {@code max-batch-jobs} generations are held and the batched step, grown by one more generation, is predicted to
+ * stay within {@link WorkerConfig#batchStepBudget()}, so a worker does not hold jobs that another, idle one would
+ * start sooner.
+ */
+@ApplicationScoped
+public class InferenceLoop {
+
+    private static final Logger LOG = Logger.getLogger(InferenceLoop.class);
+
+    @Inject
+    WorkerConfig config;
+
+    /** Generations handed in, not yet added to a loop; bounded by the jobs a worker holds. */
+    private final BlockingQueue<Arrival> arrivals = new LinkedBlockingQueue<>();
+    /** Generations handed in and not yet finished. */
+    private final AtomicInteger held = new AtomicInteger();
+    /** The last round of steps (every loop stepped once): its wall time and the generations it stepped. */
+    private volatile long roundNanos;
+    private volatile int roundGenerations;
+    private Thread thread;
+    private volatile boolean stopped;
+
+    private record Arrival(TextToImagePipeline pipeline, GenerationRequest request, byte[] initImage,
+                           GenerationListener listener, Cancellation cancel,
+                           CompletableFuture<GenerationResult> result) {
+    }
+
+    private record LoopKey(TextToImagePipeline pipeline, int width, int height) {
+    }
+
+    /** Whether generations are batched ({@code max-batch-jobs} above 1). */
+    public boolean batching() {
+        return config.maxBatchJobs() > 1;
+    }
+
+    /**
+     * Runs a generation, in the shared batch when batching is on, and waits for it; throws what
+     * {@link TextToImagePipeline#generate} throws (cancellation, an invalid request, an ONNX Runtime failure).
+     */
+    public GenerationResult generate(TextToImagePipeline pipeline, GenerationRequest request, byte[] initImage,
+                                     GenerationListener listener, Cancellation cancel) throws Exception {
+        if (!batching()) {
+            return pipeline.generate(request, initImage, listener, cancel);
+        }
+        CompletableFuture<GenerationResult> result = new CompletableFuture<>();
+        held.incrementAndGet();
+        try {
+            if (stopped) {
+                throw new IllegalStateException("the worker's inference loop has stopped");
+            }
+            ensureStarted();
+            arrivals.add(new Arrival(pipeline, request, initImage, listener, cancel, result));
+            return awaitResult(result, cancel);
+        } finally {
+            held.decrementAndGet();
+        }
+    }
+
+    /**
+     * Waits for a generation's result. An interrupted job thread cancels its generation and still waits for it to
+     * leave the batch, so nothing of the job runs on after the job has ended.
+     */
+    private static GenerationResult awaitResult(CompletableFuture<GenerationResult> result, Cancellation cancel)
+            throws Exception {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return result.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    cancel.cancel();
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof Exception cause) {
+                        throw cause;
+                    }
+                    throw e;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * Whether the worker should take another job now: fewer than {@code max-batch-jobs} generations held, and the
+     * last round of steps, grown by one generation's share, within the step budget.
+     */
+    public boolean hasRoom() {
+        int holding = held.get();
+        if (holding >= config.maxBatchJobs()) {
+            return false;
+        }
+        int stepped = roundGenerations;
+        if (holding == 0 || stepped == 0) {
+            return true;
+        }
+        long predicted = roundNanos / stepped * (stepped + 1);
+        return predicted <= config.batchStepBudget().toNanos();
+    }
+
+    /** Generations handed in and not finished. */
+    public int held() {
+        return held.get();
+    }
+
+    private synchronized void ensureStarted() {
+        if (thread == null) {
+            thread = new Thread(this::run, "inference");
+            thread.setDaemon(true);
+            thread.start();
+            LOG.infof("batching up to %d jobs per UNet call (step budget %s)", config.maxBatchJobs(),
+                    config.batchStepBudget());
+        }
+    }
+
+    private void run() {
+        Map<LoopKey, BatchedLoop> loops = new LinkedHashMap<>();
+        try {
+            while (!stopped) {
+                try {
+                    round(loops);
+                } catch (RuntimeException e) {
+                    // a bug rather than a failing generation (those fail their own futures): drop what is held and
+                    // go on, so the worker keeps serving
+                    LOG.error("a round of the inference loop failed; failing the generations it held", e);
+                    loops.values().forEach(BatchedLoop::close);
+                    loops.clear();
+                }
+            }
+        } finally {
+            loops.values().forEach(BatchedLoop::close);
+            Arrival a;
+            while ((a = arrivals.poll()) != null) {
+                a.result().completeExceptionally(new IllegalStateException("the worker's inference loop has stopped"));
+            }
+        }
+    }
+
+    /** Admits what was handed in, then steps every loop once and notes how long that took. */
+    private void round(Map<LoopKey, BatchedLoop> loops) {
+        if (!admit(loops)) {
+            return;
+        }
+        long start = System.nanoTime();
+        int stepped = 0;
+        for (BatchedLoop loop : loops.values()) {
+            stepped += loop.size();
+            loop.step();
+        }
+        roundNanos = System.nanoTime() - start;
+        roundGenerations = stepped;
+        closeEmpty(loops);
+    }
+
+    /**
+     * Adds the generations handed in since the last round to their loops; waits for one while no loop holds any.
+     *
+     * @return whether there is anything to step
+     */
+    private boolean admit(Map<LoopKey, BatchedLoop> loops) {
+        List<Arrival> batch = new ArrayList<>();
+        if (loops.isEmpty()) {
+            try {
+                Arrival first = arrivals.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    return false;
+                }
+                batch.add(first);
+            } catch (InterruptedException e) {
+                stopped = true;
+                return false;
+            }
+        }
+        arrivals.drainTo(batch);
+        for (Arrival a : batch) {
+            LoopKey key = new LoopKey(a.pipeline(), a.request().width(), a.request().height());
+            BatchedLoop loop = loops.computeIfAbsent(key, k -> k.pipeline().batchedLoop(config.maxBatchJobs()));
+            try {
+                loop.add(a.request(), a.initImage(), a.listener(), a.cancel()).whenComplete((result, failure) -> {
+                    if (failure != null) {
+                        a.result().completeExceptionally(failure);
+                    } else {
+                        a.result().complete(result);
+                    }
+                });
+            } catch (RuntimeException e) {
+                a.result().completeExceptionally(e);
+            }
+        }
+        closeEmpty(loops);
+        return !loops.isEmpty();
+    }
+
+    private static void closeEmpty(Map<LoopKey, BatchedLoop> loops) {
+        Iterator<BatchedLoop> it = loops.values().iterator();
+        while (it.hasNext()) {
+            BatchedLoop loop = it.next();
+            if (loop.isEmpty()) {
+                it.remove();
+                loop.close();
+            }
+        }
+    }
+
+    /** Stops the inference thread once the generations it holds have left (shutdown cancels them first). */
+    @PreDestroy
+    synchronized void stop() {
+        Thread t = thread;
+        if (t == null) {
+            stopped = true;
+            return;
+        }
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (held.get() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            stopped = true;
+            t.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
