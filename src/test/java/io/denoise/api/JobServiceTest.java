@@ -31,6 +31,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -52,7 +53,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The service end to end in one process (both roles) against a real Kafka, PostgreSQL and S3 server. */
 @QuarkusTest
 @QuarkusTestResource(StackTestResource.class)
-class JobServiceTest {
+public class JobServiceTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
 
@@ -74,12 +75,30 @@ class JobServiceTest {
     @TestHTTPResource("/")
     URL root;
 
-    static String submit(String body) {
+    @ConfigProperty(name = "denoise.worker.max-batch-jobs")
+    int maxBatchJobs;
+
+    public static String submit(String body) {
         return given().contentType(ContentType.JSON).body(body).post("/v1/jobs")
                 .then().log().ifValidationFails().statusCode(202).header("Location", containsString("/v1/jobs/")).extract().path("id");
     }
 
-    static Response awaitStatus(String id, String status) throws InterruptedException {
+    /**
+     * Submits {@code jobs} copies of a long job, as many as the worker runs at once, and waits until all run, so
+     * the next job submitted waits in the queue.
+     */
+    public static List<String> fillTheWorker(int jobs, String body) throws InterruptedException {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < jobs; i++) {
+            ids.add(submit(body));
+        }
+        for (String id : ids) {
+            awaitStatus(id, "RUNNING");
+        }
+        return ids;
+    }
+
+    public static Response awaitStatus(String id, String status) throws InterruptedException {
         long deadline = System.nanoTime() + TIMEOUT.toNanos();
         Response r;
         do {
@@ -192,14 +211,52 @@ class JobServiceTest {
     }
 
     @Test
+    void jobsQueuedTogetherRunInOneBatchAndGiveTheImagesTheyGiveAlone() throws Exception {
+        List<String> bodies = List.of(
+                "{\"prompt\":\"a red circle\",\"seed\":31,\"numInferenceSteps\":30,\"scheduler\":\"euler-ancestral\"}",
+                "{\"prompt\":\"a blue square\",\"seed\":32,\"numInferenceSteps\":30,\"guidanceScale\":1.0,\"numImages\":2}");
+        List<String> together = new ArrayList<>();
+        List<List<JobEvent>> events = new ArrayList<>();
+        try (EventsTap tap = new EventsTap(bootstrap)) {
+            bodies.forEach(body -> together.add(submit(body)));
+            for (String id : together) {
+                events.add(tap.untilTerminal(UUID.fromString(id), TIMEOUT));
+            }
+        }
+        List<String> alone = new ArrayList<>();
+        for (String body : bodies) {
+            String id = submit(body);
+            awaitStatus(id, "SUCCEEDED");
+            alone.add(id);
+        }
+        // both ran at once: each one's steps began before the other's ended, which one job at a time cannot do
+        Instant firstProgressOfSecond = events.get(1).stream().filter(e -> e.type().equals(JobEvent.PROGRESS))
+                .findFirst().orElseThrow().at();
+        Instant endOfFirst = events.get(0).get(events.get(0).size() - 1).at();
+        assertTrue(firstProgressOfSecond.isBefore(endOfFirst), "the second job waited for the first: " + events);
+        for (int j = 0; j < bodies.size(); j++) {
+            Response batched = awaitStatus(together.get(j), "SUCCEEDED");
+            int images = batched.path("images.size()");
+            for (int i = 0; i < images; i++) {
+                assertArrayEquals(image(alone.get(j), i), image(together.get(j), i), "job " + j + " image " + i);
+            }
+        }
+    }
+
+    private static byte[] image(String id, int index) {
+        return given().get("/v1/jobs/" + id + "/images/" + index).then().statusCode(200).extract().asByteArray();
+    }
+
+    @Test
     void aQueuedJobCancelledBeforeAWorkerTakesItNeverStarts() throws Exception {
-        String blocker = submit("{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":128,\"height\":128}");
-        awaitStatus(blocker, "RUNNING");
+        List<String> blockers = fillTheWorker(maxBatchJobs, "{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":128,\"height\":128}");
         String queued = submit("{\"prompt\":\"a blue circle\",\"numInferenceSteps\":3}");
         given().get("/v1/jobs/" + queued).then().body("status", equalTo("QUEUED")).body("queuePosition", notNullValue());
         given().post("/v1/jobs/" + queued + "/cancel").then().statusCode(200).body("status", equalTo("CANCELLED"));
-        given().delete("/v1/jobs/" + blocker).then().statusCode(202);
-        awaitStatus(blocker, "CANCELLED");
+        for (String blocker : blockers) {
+            given().delete("/v1/jobs/" + blocker).then().statusCode(202);
+            awaitStatus(blocker, "CANCELLED");
+        }
         String after = submit("{\"prompt\":\"a blue circle\",\"numInferenceSteps\":2}");
         awaitStatus(after, "SUCCEEDED");
         Response r = given().get("/v1/jobs/" + queued);

@@ -223,7 +223,7 @@ public final class ServiceBenchmark {
         return Double.parseDouble(m.group(1));
     }
 
-    private static List<Double> sortedCopy(List<Double> values) {
+    static List<Double> sortedCopy(List<Double> values) {
         List<Double> sorted = new ArrayList<>(values);
         Collections.sort(sorted);
         return sorted;
@@ -333,13 +333,13 @@ public final class ServiceBenchmark {
         }
     }
 
-    private static Map<String, String> with(Map<String, String> base, String key, String value) {
+    static Map<String, String> with(Map<String, String> base, String key, String value) {
         Map<String, String> m = new HashMap<>(base);
         m.put(key, value);
         return m;
     }
 
-    private static KafkaConsumer<String, String> tail(LocalStack stack) {
+    static KafkaConsumer<String, String> tail(LocalStack stack) {
         KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 stack.kafkaBootstrap(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5),
                 new StringDeserializer(), new StringDeserializer());
@@ -350,7 +350,7 @@ public final class ServiceBenchmark {
         return c;
     }
 
-    private static void print(String what, List<Double> values) {
+    static void print(String what, List<Double> values) {
         List<Double> v = new ArrayList<>(values);
         Collections.sort(v);
         if (v.isEmpty()) {

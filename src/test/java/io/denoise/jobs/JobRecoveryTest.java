@@ -1,5 +1,6 @@
 package io.denoise.jobs;
 
+import io.denoise.api.JobServiceTest;
 import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -17,9 +18,11 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import static io.denoise.api.JobServiceTest.awaitStatus;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -32,10 +35,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @QuarkusTestResource(StackTestResource.class)
 class JobRecoveryTest {
 
-    private static final Duration TIMEOUT = Duration.ofSeconds(60);
 
     @ConfigProperty(name = "quarkus.datasource.jdbc.url")
     String jdbcUrl;
+
+    @ConfigProperty(name = "denoise.worker.max-batch-jobs")
+    int maxBatchJobs;
 
     @ConfigProperty(name = "kafka.bootstrap.servers")
     String bootstrap;
@@ -86,10 +91,8 @@ class JobRecoveryTest {
 
     @Test
     void aJobWaitingLongBehindAnotherIsLeftAloneBecauseItsRecordIsStillComing() throws Exception {
-        String blocker = given().contentType(ContentType.JSON)
-                .body("{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":256,\"height\":256,\"numImages\":4}")
-                .post("/v1/jobs").then().statusCode(202).extract().path("id");
-        awaitStatus(blocker, "RUNNING");
+        List<String> blockers = JobServiceTest.fillTheWorker(maxBatchJobs,
+                "{\"prompt\":\"a red circle\",\"numInferenceSteps\":150,\"width\":256,\"height\":256,\"numImages\":4}");
         String waiting = given().contentType(ContentType.JSON).body("{\"prompt\":\"a blue circle\",\"numInferenceSteps\":2}")
                 .post("/v1/jobs").then().statusCode(202).extract().path("id");
         UUID id = UUID.fromString(waiting);
@@ -103,11 +106,16 @@ class JobRecoveryTest {
             update.executeUpdate();
         }
         Thread.sleep(3000);
-        assertEquals("RUNNING", given().get("/v1/jobs/" + blocker).path("status"), "the blocker ended too early to prove anything");
+        for (String blocker : blockers) {
+            assertEquals("RUNNING", given().get("/v1/jobs/" + blocker).path("status"), "a blocker ended too early to prove anything");
+        }
+        assertEquals("QUEUED", given().get("/v1/jobs/" + waiting).path("status"), "the job waits behind the blockers");
+        for (String blocker : blockers) {
+            given().delete("/v1/jobs/" + blocker).then().statusCode(202);
+        }
         Response done = awaitStatus(waiting, "SUCCEEDED");
         assertEquals(0, column(id, "redrives"));
         assertEquals(1, (int) done.path("attempt"));
-        awaitStatus(blocker, "SUCCEEDED");
     }
 
     @Test
@@ -162,18 +170,5 @@ class JobRecoveryTest {
 
     private Connection db() throws Exception {
         return DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
-    }
-
-    static Response awaitStatus(String id, String status) throws InterruptedException {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        Response r;
-        do {
-            r = given().get("/v1/jobs/" + id);
-            if (status.equals(r.path("status"))) {
-                return r;
-            }
-            Thread.sleep(100);
-        } while (System.nanoTime() < deadline);
-        throw new AssertionError("job " + id + " is " + r.path("status") + ", not " + status + ": " + r.asString());
     }
 }
