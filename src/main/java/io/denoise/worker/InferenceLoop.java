@@ -51,12 +51,14 @@ public class InferenceLoop {
     /** The last round of steps (every loop stepped once): its wall time and the generations it stepped. */
     private volatile long roundNanos;
     private volatile int roundGenerations;
+    /** The generations stepped in the previous round; inference thread only. */
+    private int lastStepped;
     private Thread thread;
     private volatile boolean stopped;
 
     private record Arrival(TextToImagePipeline pipeline, GenerationRequest request, byte[] initImage,
                            GenerationListener listener, Cancellation cancel,
-                           CompletableFuture<GenerationResult> result) {
+                           CompletableFuture<GenerationResult> result, long handedIn) {
     }
 
     private record LoopKey(TextToImagePipeline pipeline, int width, int height) {
@@ -83,7 +85,7 @@ public class InferenceLoop {
                 throw new IllegalStateException("the worker's inference loop has stopped");
             }
             ensureStarted();
-            arrivals.add(new Arrival(pipeline, request, initImage, listener, cancel, result));
+            arrivals.add(new Arrival(pipeline, request, initImage, listener, cancel, result, System.nanoTime()));
             return awaitResult(result, cancel);
         } finally {
             held.decrementAndGet();
@@ -186,6 +188,11 @@ public class InferenceLoop {
         }
         roundNanos = System.nanoTime() - start;
         roundGenerations = stepped;
+        if (stepped != lastStepped && LOG.isDebugEnabled()) {
+            // the batch's make-up changed: the first call of a new size allocates its buffers
+            LOG.debugf("a round of %d generations (was %d): %.1f ms", (Object) stepped, lastStepped, roundNanos / 1e6);
+        }
+        lastStepped = stepped;
         closeEmpty(loops);
     }
 
@@ -212,6 +219,7 @@ public class InferenceLoop {
         for (Arrival a : batch) {
             LoopKey key = new LoopKey(a.pipeline(), a.request().width(), a.request().height());
             BatchedLoop loop = loops.computeIfAbsent(key, k -> k.pipeline().batchedLoop(config.maxBatchJobs()));
+            long admitted = System.nanoTime();
             try {
                 loop.add(a.request(), a.initImage(), a.listener(), a.cancel()).whenComplete((result, failure) -> {
                     if (failure != null) {
@@ -220,6 +228,8 @@ public class InferenceLoop {
                         a.result().complete(result);
                     }
                 });
+                LOG.debugf("joined a batch of %d after %.1f ms in the queue; prepared in %.1f ms", (Object) loop.size(),
+                        (admitted - a.handedIn()) / 1e6, (System.nanoTime() - admitted) / 1e6);
             } catch (RuntimeException e) {
                 a.result().completeExceptionally(e);
             }

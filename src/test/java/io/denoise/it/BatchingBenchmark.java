@@ -30,7 +30,7 @@ import java.util.Map;
  *       batched step time, and its PNG bytes against alone's.</li>
  * </ol>
  * Run: {@code ./mvnw -Pbench-batching} (see README); arguments {@code --jobs N} (16), {@code --max-batch-jobs N}
- * (8), {@code --rounds N} (3), {@code --model NAME} (shapes).
+ * (8), {@code --rounds N} (3), {@code --model NAME} (shapes), {@code --sections} (throughput,latecomers,mixed), {@code --intra-op-threads N} (0: one per core).
  */
 public final class BatchingBenchmark {
 
@@ -40,7 +40,7 @@ public final class BatchingBenchmark {
     }
 
     /** What the event stream showed of one job: when it was submitted, first progressed and ended. */
-    record Seen(long submitted, long firstProgress, long ended, JsonNode terminal) {
+    record Seen(long submitted, long started, long firstProgress, long ended, JsonNode terminal) {
 
         double wallMs() {
             return (ended - submitted) / 1e6;
@@ -53,7 +53,7 @@ public final class BatchingBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opts = new HashMap<>(Map.of("jobs", "16", "max-batch-jobs", "8", "rounds", "3",
-                "model", "shapes"));
+                "model", "shapes", "sections", "throughput,latecomers,mixed", "intra-op-threads", "0"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
@@ -61,9 +61,14 @@ public final class BatchingBenchmark {
         int rounds = Integer.parseInt(opts.get("rounds"));
         String batch = opts.get("max-batch-jobs");
         String model = opts.get("model");
-        Map<String, String> config = Map.of("denoise.models.serve", model, "denoise.api.default-model", model);
+        Map<String, String> config = new HashMap<>(Map.of("denoise.models.serve", model, "denoise.api.default-model", model,
+                "denoise.models.intra-op-threads", opts.get("intra-op-threads")));
+        if (opts.containsKey("log-level")) {
+            config.put("quarkus.log.category.\"io.denoise.worker\".level", opts.get("log-level"));
+        }
         Path data = Path.of("target", "stack-bench", "batching-" + System.currentTimeMillis());
-        List<String> mixed = mixedLoad();
+        List<String> sections = List.of(opts.get("sections").split(","));
+        List<String> mixed = sections.contains("mixed") ? mixedLoad() : List.of();
         try (LocalStack stack = LocalStack.builder().dataDir(data).build().start();
              KafkaConsumer<String, String> events = ServiceBenchmark.tail(stack)) {
             double[] alone;
@@ -72,7 +77,7 @@ public final class BatchingBenchmark {
             try (AppProcess app = AppProcess.start("batch-off", stack, "api,worker",
                     ServiceBenchmark.with(config, "denoise.worker.max-batch-jobs", "1"), true)) {
                 Api api = new Api(app);
-                alone = throughput(api, events, jobs, rounds);
+                alone = sections.contains("throughput") ? throughput(api, events, jobs, rounds) : new double[] {0};
                 for (String body : mixed) {
                     Seen seen = runAll(api, events, List.of(body)).values().iterator().next();
                     mixedAlone.put(body, seen);
@@ -82,14 +87,23 @@ public final class BatchingBenchmark {
             try (AppProcess app = AppProcess.start("batch-on", stack, "api,worker",
                     ServiceBenchmark.with(config, "denoise.worker.max-batch-jobs", batch), true)) {
                 Api api = new Api(app);
-                double[] batched = throughput(api, events, jobs, rounds);
-                System.out.printf(Locale.ROOT, "%n%d single-image 20-step jobs submitted at once, %d rounds (median):%n"
-                                + "  max-batch-jobs=1: %.2f images/s    max-batch-jobs=%s: %.2f images/s    ratio %.2f%n",
-                        jobs, rounds, median(alone), batch, median(batched), median(batched) / median(alone));
-                System.out.printf(Locale.ROOT, "  rounds: alone %s, batched %s images/s%n", Arrays.toString(alone),
-                        Arrays.toString(batched));
-                latecomers(api, events, Integer.parseInt(batch), rounds);
-                mixed(api, events, mixed, mixedAlone, imagesAlone);
+                if (sections.contains("throughput")) {
+                    double[] batched = throughput(api, events, jobs, rounds);
+                    System.out.printf(Locale.ROOT, "%n%d single-image 20-step jobs submitted at once, %d rounds (median):%n"
+                                    + "  max-batch-jobs=1: %.2f images/s    max-batch-jobs=%s: %.2f images/s    ratio %.2f%n",
+                            jobs, rounds, median(alone), batch, median(batched), median(batched) / median(alone));
+                    System.out.printf(Locale.ROOT, "  rounds: alone %s, batched %s images/s%n", Arrays.toString(alone),
+                            Arrays.toString(batched));
+                }
+                if (sections.contains("latecomers")) {
+                    if (!sections.contains("throughput")) {
+                        runAll(api, events, bodies(jobs, 1));
+                    }
+                    latecomers(api, events, Integer.parseInt(batch), rounds);
+                }
+                if (sections.contains("mixed")) {
+                    mixed(api, events, mixed, mixedAlone, imagesAlone);
+                }
             }
         }
     }
@@ -138,26 +152,29 @@ public final class BatchingBenchmark {
      */
     static void latecomers(Api api, KafkaConsumer<String, String> events, int batch, int rounds) throws Exception {
         List<Double> firstProgress = new ArrayList<>();
+        List<Double> claimed = new ArrayList<>();
         List<Double> stepMs = new ArrayList<>();
         for (int r = 0; r < rounds; r++) {
             Map<String, long[]> submitted = new LinkedHashMap<>();
             Map<String, Seen> seen = new HashMap<>();
             for (int i = 0; i < batch - 1; i++) {
                 submitted.put(api.submit("{\"prompt\":\"a blue square on a black background\",\"numInferenceSteps\":50,"
-                        + "\"seed\":" + (5000 + 100 * r + i) + "}"), new long[] {System.nanoTime(), -1});
+                        + "\"seed\":" + (5000 + 100 * r + i) + "}"), new long[] {System.nanoTime(), -1, -1});
             }
             follow(events, submitted, seen, () -> submitted.values().stream().allMatch(t -> t[1] > 0));
             long t0 = System.nanoTime();
             String late = api.submit("{\"prompt\":\"a red circle on a white background\",\"numInferenceSteps\":20,"
                     + "\"seed\":" + (6000 + r) + "}");
-            submitted.put(late, new long[] {t0, -1});
+            submitted.put(late, new long[] {t0, -1, -1});
             follow(events, submitted, seen, () -> submitted.get(late)[1] > 0);
             firstProgress.add((submitted.get(late)[1] - t0) / 1e6);
+            claimed.add((submitted.get(late)[2] - t0) / 1e6);
             follow(events, submitted, seen, () -> seen.size() == submitted.size());
             seen.entrySet().stream().filter(e -> !e.getKey().equals(late))
                     .forEach(e -> stepMs.add(e.getValue().loopMs() / 50));
         }
         System.out.printf(Locale.ROOT, "%na 20-step job submitted while %d 50-step jobs run (%d rounds):%n", batch - 1, rounds);
+        ServiceBenchmark.print("submit -> its started event (claimed)", claimed);
         ServiceBenchmark.print("submit -> its first progress event", firstProgress);
         ServiceBenchmark.print("batched step time (long jobs' loop / steps)", stepMs);
         System.out.printf(Locale.ROOT, "  bound: one batched step + 100 ms = %.1f ms (median step)%n",
@@ -223,7 +240,7 @@ public final class BatchingBenchmark {
         for (String body : bodies) {
             long t = System.nanoTime();
             String id = api.submit(body);
-            submitted.put(id, new long[] {t, -1});
+            submitted.put(id, new long[] {t, -1, -1});
             bodyOf.put(id, body);
         }
         Map<String, Seen> seen = new HashMap<>();
@@ -234,8 +251,8 @@ public final class BatchingBenchmark {
     }
 
     /**
-     * Reads events until {@code done}: notes each submitted job's first progress ({@code [1]} of its times) and
-     * its end; a job that did not succeed fails the benchmark.
+     * Reads events until {@code done}: notes each submitted job's first progress and started events ({@code [1]}
+     * and {@code [2]} of its times, after the submit) and its end; a job that did not succeed fails the benchmark.
      */
     private static void follow(KafkaConsumer<String, String> events, Map<String, long[]> submitted,
                                Map<String, Seen> seen, java.util.function.BooleanSupplier done) throws Exception {
@@ -255,11 +272,14 @@ public final class BatchingBenchmark {
                 if (type.equals("progress") && times[1] < 0) {
                     times[1] = now;
                 }
+                if (type.equals("started") && times[2] < 0) {
+                    times[2] = now;
+                }
                 if (type.equals("failed") || type.equals("cancelled")) {
                     throw new AssertionError("job " + r.key() + " ended " + type + ": " + e);
                 }
                 if (type.equals("succeeded")) {
-                    seen.put(r.key(), new Seen(times[0], times[1], now, e));
+                    seen.put(r.key(), new Seen(times[0], times[2], times[1], now, e));
                 }
             }
         }

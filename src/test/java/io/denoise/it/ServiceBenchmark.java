@@ -339,9 +339,14 @@ public final class ServiceBenchmark {
         return m;
     }
 
+    /**
+     * A consumer of the events topic from its end. Its fetches wait up to 100 ms for data (an answer comes as soon
+     * as an event arrives), so the measuring client does not poll the broker hundreds of times a second on the
+     * cores the service is being measured on.
+     */
     static KafkaConsumer<String, String> tail(LocalStack stack) {
         KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                stack.kafkaBootstrap(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5),
+                stack.kafkaBootstrap(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100),
                 new StringDeserializer(), new StringDeserializer());
         TopicPartition p = new TopicPartition("denoise.events", 0);
         c.assign(List.of(p));
