@@ -28,7 +28,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -37,9 +36,9 @@ import java.util.concurrent.TimeoutException;
  * record at a time each: any idle worker gets the next job, a worker that dies has its records redelivered, and
  * the delivery count bounds poison jobs. A worker holds up to {@link WorkerConfig#maxBatchJobs()} jobs, one per
  * lane: each lane is a consumer of the share group with a thread that polls, and a second thread that runs the
- * job it took (the jobs meet in the {@link InferenceLoop}'s batch). An idle lane polls only while the inference
- * loop has room, and only one idle lane polls at a time, so a worker takes one more job at a time and never more
- * than it can start at the next step. While a job runs its record's lock is renewed at half the lock duration:
+ * job it took (the jobs meet in the {@link InferenceLoop}'s batch). An idle lane polls while the inference loop
+ * has room; while it has none (the step budget), idle lanes leave the share group, since a subscribed consumer
+ * fetches in the background and would hold a job that another worker could start at once. While a job runs its record's lock is renewed at half the lock duration:
  * the RENEW is committed on its own (a fetch that carries it acquires nothing), and the broker hands the renewed
  * record back on the next poll, where it is recognised by its offset. Each record is acknowledged on its own,
  * when its job ends. A record that cannot be parsed, or that reached the delivery limit, has its job failed
@@ -74,8 +73,6 @@ public class JobConsumer {
     String bootstrap;
 
     private final List<Lane> lanes = new CopyOnWriteArrayList<>();
-    /** The turn to poll, held by one idle lane at a time. */
-    private final Semaphore pollTurn = new Semaphore(1);
     private volatile boolean running;
     private volatile boolean polling;
     private volatile String workerId;
@@ -199,23 +196,31 @@ public class JobConsumer {
             props.put("share.acquire.mode", "record_limit");
             props.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5000);
             // an idle worker's fetch returns as soon as a job arrives; a short wait bounds it when the broker defers
-            props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
+            props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 500);
             try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
                 consumer = c;
                 c.subscribe(jobTopics);
                 LOG.infof("worker %s takes jobs from %s", clientId, jobTopics);
+                boolean subscribed = true;
                 while (running) {
                     try {
-                        if (!awaitTurn()) {
+                        if (!inference.hasRoom()) {
+                            // a consumer fetches in the background while subscribed: leave the group rather than
+                            // acquire a job there is no room for, which would wait here while another worker idles
+                            if (subscribed) {
+                                c.unsubscribe();
+                                subscribed = false;
+                                LOG.debugf("lane %s leaves the share group: the batch has no room", clientId);
+                            }
+                            sleep(20);
                             continue;
                         }
-                        ConsumerRecords<String, String> records;
-                        try {
-                            records = c.poll(Duration.ofMillis(200));
-                            polling = true;
-                        } finally {
-                            pollTurn.release();
+                        if (!subscribed) {
+                            c.subscribe(jobTopics);
+                            subscribed = true;
                         }
+                        ConsumerRecords<String, String> records = c.poll(Duration.ofMillis(200));
+                        polling = true;
                         for (ConsumerRecord<String, String> record : records) {
                             process(c, record);
                         }
@@ -230,23 +235,6 @@ public class JobConsumer {
                 }
             } finally {
                 consumer = null;
-            }
-        }
-
-        /**
-         * Waits a little for this idle lane's turn to poll: the inference loop must have room for one more job,
-         * and no other idle lane be polling.
-         */
-        private boolean awaitTurn() {
-            if (!inference.hasRoom()) {
-                sleep(20);
-                return false;
-            }
-            try {
-                return pollTurn.tryAcquire(100, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
             }
         }
 

@@ -45,7 +45,7 @@ import java.util.concurrent.locks.LockSupport;
  * {@code --latency-jobs N} (50), {@code --post-seconds N} (20), {@code --post-rates R[,R...]} (500, requests/s
  * offered), {@code --post-warmup-seconds N} (20, at half the first rate, reported apart), {@code --chaos-jobs N} (100),
  * {@code --sweeps N} (3: 4 × 4 sweeps, each timed from its last cell's end to its grid), {@code --intra-op-threads N}
- * (0: one per core; the worker's and {@code generate --bench}'s alike).
+ * (0: one per core; the worker's and {@code generate --bench}'s alike), {@code --max-batch-jobs N} (8).
  */
 public final class ServiceBenchmark {
 
@@ -57,13 +57,14 @@ public final class ServiceBenchmark {
     public static void main(String[] args) throws Exception {
         Map<String, String> opts = new HashMap<>(Map.of("model", "shapes", "latency-jobs", "50", "post-seconds", "20",
                 "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20", "sweeps", "3",
-                "intra-op-threads", "0"));
+                "intra-op-threads", "0", "max-batch-jobs", "8"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
         String model = opts.get("model");
         Map<String, String> modelConfig = Map.of("denoise.models.serve", model, "denoise.api.default-model", model,
-                "denoise.models.intra-op-threads", opts.get("intra-op-threads"));
+                "denoise.models.intra-op-threads", opts.get("intra-op-threads"),
+                "denoise.worker.max-batch-jobs", opts.get("max-batch-jobs"));
         Path data = Path.of("target", "stack-bench", "run-" + System.currentTimeMillis());
         try (LocalStack stack = LocalStack.builder().dataDir(data).build().start()) {
             try (AppProcess app = AppProcess.start("bench-app", stack, "api,worker", modelConfig, true)) {
