@@ -153,33 +153,42 @@ public final class BatchedLoop implements AutoCloseable {
      */
     public CompletableFuture<GenerationResult> add(GenerationRequest r, byte[] initImage, GenerationListener listener,
                                                    Cancellation cancel) {
-        long start = System.nanoTime();
         checkOpen();
         pipeline.checkInputs(r);
-        float[] initPixels = pipeline.initPixels(r, initImage);
+        checkAccepts(r);
+        PreparedGeneration prepared;
+        try {
+            prepared = pipeline.prepare(r, initImage, listener, cancel);
+        } catch (InvalidRequestException e) {
+            throw e;
+        } catch (OrtException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return add(prepared);
+    }
+
+    /**
+     * Takes a generation prepared with {@link TextToImagePipeline#prepare} (on any thread); its first step runs at
+     * the next {@link #step}. The loop owns it from here on.
+     *
+     * @return as {@link #add(GenerationRequest, byte[], GenerationListener, Cancellation)}
+     * @throws IllegalStateException if the loop is closed, full, or holds generations of another size; the caller
+     *                               still owns the prepared generation then
+     */
+    public CompletableFuture<GenerationResult> add(PreparedGeneration prepared) {
+        checkOpen();
+        checkAccepts(prepared.request());
+        Member m = new Member(prepared.take(), prepared.listener, prepared.cancel, prepared.start);
+        members.add(m);
+        return m.future;
+    }
+
+    private void checkAccepts(GenerationRequest r) {
         if (!accepts(r)) {
             throw new IllegalStateException(members.size() >= maxJobs
                     ? "the batched loop already holds " + maxJobs + " generations"
                     : "the batched loop holds generations of another size than " + r.width() + "x" + r.height());
         }
-        Generation g;
-        try {
-            g = new Generation(model, r, initPixels);
-        } catch (OrtException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        Member m = new Member(g, listener, cancel, start);
-        cancel.attach(g.runOptions());
-        try {
-            g.encodePrompt();
-            g.setTimesteps();
-            g.prepareLatents();
-        } catch (OrtException | RuntimeException e) {
-            fail(m, cancel.isCancelled() ? new GenerationCancelledException(-1) : e);
-            return m.future;
-        }
-        members.add(m);
-        return m.future;
     }
 
     /**

@@ -103,6 +103,40 @@ public final class TextToImagePipeline {
     }
 
     /**
+     * Stages 0 to 3 of a generation that is to run in a {@link BatchedLoop}, on the calling thread: checks the
+     * request, encodes the prompt, sets the timesteps and prepares the latents (encoding the init image, whose
+     * bytes are {@code initImage}, for image-to-image). The cancellation is attached from here on.
+     *
+     * @throws InvalidRequestException      if the request does not fit the model, or its init image does not
+     * @throws GenerationCancelledException if cancelled meanwhile
+     * @throws OrtException                 if ONNX Runtime fails
+     */
+    public PreparedGeneration prepare(GenerationRequest r, byte[] initImage, GenerationListener listener,
+                                      Cancellation cancel) throws OrtException {
+        long start = System.nanoTime();
+        checkInputs(r);
+        float[] initPixels = initPixels(r, initImage);
+        Generation g = new Generation(model, r, initPixels);
+        cancel.attach(g.runOptions());
+        try {
+            g.encodePrompt();
+            g.setTimesteps();
+            g.prepareLatents();
+            return new PreparedGeneration(g, listener, cancel, start);
+        } catch (OrtException | RuntimeException e) {
+            try {
+                cancel.detach();
+            } finally {
+                g.close();
+            }
+            if (e instanceof OrtException && cancel.isCancelled()) {
+                throw new GenerationCancelledException(-1);
+            }
+            throw e;
+        }
+    }
+
+    /**
      * A loop that runs up to {@code maxJobs} generations of this model and one latent size together, one UNet call
      * per step over all of them (per timestep, where the UNet takes one timestep per call): see {@link BatchedLoop}.
      * The caller owns it and closes it; it is used from one thread.

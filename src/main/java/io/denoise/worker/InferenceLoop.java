@@ -4,6 +4,7 @@ import io.denoise.pipeline.BatchedLoop;
 import io.denoise.pipeline.Cancellation;
 import io.denoise.pipeline.GenerationListener;
 import io.denoise.pipeline.GenerationResult;
+import io.denoise.pipeline.PreparedGeneration;
 import io.denoise.pipeline.TextToImagePipeline;
 import io.denoise.recipe.GenerationRequest;
 import jakarta.annotation.PreDestroy;
@@ -21,14 +22,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The worker's inference thread: every generation the worker holds runs here, batched step by step
  * ({@link BatchedLoop}) with the others of its model and latent size, so each step is one UNet call over all of them.
- * The job threads hand their generations in with {@link #generate} and wait; a generation joins at the next step
- * boundary and leaves when its images are decoded. Generations of different models or sizes are in loops of their
- * own, stepped in turn. With {@link WorkerConfig#maxBatchJobs()} 1 there is no batching: {@link #generate} runs the
+ * The job threads prepare their generations ({@link TextToImagePipeline#prepare}: the prompt, timesteps, latents and
+ * init image, work that is each generation's alone) beside the running batch, hand them in with {@link #generate}
+ * and wait; a generation joins at the next step boundary and leaves when its images are decoded. Generations of
+ * different models or sizes are in loops of their own, stepped in turn. With {@link WorkerConfig#maxBatchJobs()} 1 there is no batching: {@link #generate} runs the
  * generation alone on the caller's thread.
  *
  * <p>{@link #hasRoom()} is what the consumer asks before it takes another record: room while fewer than
@@ -56,8 +59,7 @@ public class InferenceLoop {
     private Thread thread;
     private volatile boolean stopped;
 
-    private record Arrival(TextToImagePipeline pipeline, GenerationRequest request, byte[] initImage,
-                           GenerationListener listener, Cancellation cancel,
+    private record Arrival(TextToImagePipeline pipeline, PreparedGeneration generation,
                            CompletableFuture<GenerationResult> result, long handedIn) {
     }
 
@@ -78,15 +80,19 @@ public class InferenceLoop {
         if (!batching()) {
             return pipeline.generate(request, initImage, listener, cancel);
         }
-        CompletableFuture<GenerationResult> result = new CompletableFuture<>();
         held.incrementAndGet();
         try {
             if (stopped) {
                 throw new IllegalStateException("the worker's inference loop has stopped");
             }
             ensureStarted();
-            arrivals.add(new Arrival(pipeline, request, initImage, listener, cancel, result, System.nanoTime()));
-            return awaitResult(result, cancel);
+            // the generation's own stages (prompt, timesteps, latents, init image) run here, beside the batch's
+            // steps, so the batch does not wait for them; once it joins, the loop owns it
+            try (PreparedGeneration generation = pipeline.prepare(request, initImage, listener, cancel)) {
+                Arrival arrival = new Arrival(pipeline, generation, new CompletableFuture<>(), System.nanoTime());
+                arrivals.add(arrival);
+                return awaitResult(arrival, cancel);
+            }
         } finally {
             held.decrementAndGet();
         }
@@ -94,15 +100,19 @@ public class InferenceLoop {
 
     /**
      * Waits for a generation's result. An interrupted job thread cancels its generation and still waits for it to
-     * leave the batch, so nothing of the job runs on after the job has ended.
+     * leave the batch, so nothing of the job runs on after the job has ended; a generation handed in as the loop
+     * stopped is taken back.
      */
-    private static GenerationResult awaitResult(CompletableFuture<GenerationResult> result, Cancellation cancel)
-            throws Exception {
+    private GenerationResult awaitResult(Arrival arrival, Cancellation cancel) throws Exception {
         boolean interrupted = false;
         try {
             while (true) {
                 try {
-                    return result.get();
+                    return arrival.result().get(1, TimeUnit.SECONDS);
+                } catch (TimeoutException e) {
+                    if (!isRunning() && arrivals.remove(arrival)) {
+                        throw new IllegalStateException("the worker's inference loop has stopped");
+                    }
                 } catch (InterruptedException e) {
                     interrupted = true;
                     cancel.cancel();
@@ -118,6 +128,10 @@ public class InferenceLoop {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    private synchronized boolean isRunning() {
+        return thread != null && thread.isAlive();
     }
 
     /**
@@ -217,19 +231,19 @@ public class InferenceLoop {
         }
         arrivals.drainTo(batch);
         for (Arrival a : batch) {
-            LoopKey key = new LoopKey(a.pipeline(), a.request().width(), a.request().height());
+            GenerationRequest request = a.generation().request();
+            LoopKey key = new LoopKey(a.pipeline(), request.width(), request.height());
             BatchedLoop loop = loops.computeIfAbsent(key, k -> k.pipeline().batchedLoop(config.maxBatchJobs()));
             long admitted = System.nanoTime();
             try {
-                loop.add(a.request(), a.initImage(), a.listener(), a.cancel()).whenComplete((result, failure) -> {
+                loop.add(a.generation()).whenComplete((result, failure) -> {
                     if (failure != null) {
                         a.result().completeExceptionally(failure);
                     } else {
                         a.result().complete(result);
                     }
                 });
-                LOG.debugf("joined a batch of %d after %.1f ms in the queue; prepared in %.1f ms", (Object) loop.size(),
-                        (admitted - a.handedIn()) / 1e6, (System.nanoTime() - admitted) / 1e6);
+                LOG.debugf("joined a batch of %d after %.1f ms in the queue", (Object) loop.size(), (admitted - a.handedIn()) / 1e6);
             } catch (RuntimeException e) {
                 a.result().completeExceptionally(e);
             }

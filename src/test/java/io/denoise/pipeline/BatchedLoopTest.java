@@ -307,6 +307,35 @@ class BatchedLoopTest {
     }
 
     @Test
+    void aGenerationPreparedOnAnotherThreadJoinsAsAddWouldAndOneNeverTakenIsFreedByItsClose() throws Exception {
+        GenerationRequest r = GenerationRequest.of(shapes.settings().defaults(), "a blue circle on a white background", 8)
+                .withSteps(7);
+        GenerationResult alone = shapesPipeline.generate(r, GenerationListener.NONE, new Cancellation());
+        int live = NativeTensor.live();
+        try (BatchedLoop loop = shapesPipeline.batchedLoop(1)) {
+            PreparedGeneration prepared = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return shapesPipeline.prepare(r, null, GenerationListener.NONE, new Cancellation());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }).get();
+            CompletableFuture<GenerationResult> f = loop.add(prepared);
+            prepared.close();
+            assertThrows(IllegalStateException.class, () -> loop.add(prepared), "taken once");
+            PreparedGeneration extra = shapesPipeline.prepare(r, null, GenerationListener.NONE, new Cancellation());
+            assertThrows(IllegalStateException.class, () -> loop.add(extra), "the loop is full");
+            extra.close();
+            extra.close();
+            while (!loop.isEmpty()) {
+                loop.step();
+            }
+            assertSameImages(alone, f.get());
+        }
+        assertEquals(live, NativeTensor.live(), "native tensors left open");
+    }
+
+    @Test
     void closingFailsWhatIsHeldAndFreesEverythingOnce() throws Exception {
         GenerationRequest r = GenerationRequest.of(tiny.settings().defaults(), "a red circle", 4).withSize(32, 32).withSteps(5);
         int live = NativeTensor.live();
