@@ -283,9 +283,10 @@ public class JobRunner {
         public void onStep(StepProgress p) {
             totalSteps = p.totalSteps();
             latestStep.set(p.step());
-            long eventSeq = seq.incrementAndGet();
-            eventThread.execute(() -> send(JobEvent.progress(id, number, eventSeq, p.step(), p.totalSteps(), p.timestep(),
-                    p.elapsedMs(), p.etaMs(), p.preview() == null ? null : Base64.getEncoder().encodeToString(p.preview()))));
+            // made here, so its time is the step's; sent from the events thread
+            JobEvent event = JobEvent.progress(id, number, seq.incrementAndGet(), p.step(), p.totalSteps(), p.timestep(),
+                    p.elapsedMs(), p.etaMs(), p.preview() == null ? null : Base64.getEncoder().encodeToString(p.preview()));
+            publish(event);
         }
 
         @Override

@@ -35,6 +35,8 @@ import java.util.Map;
 public final class BatchingBenchmark {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Each job's first progress event: from when the worker made it to when this client read it. */
+    private static final List<Double> DELIVERY_MS = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private BatchingBenchmark() {
     }
@@ -176,6 +178,7 @@ public final class BatchingBenchmark {
         System.out.printf(Locale.ROOT, "%na 20-step job submitted while %d 50-step jobs run (%d rounds):%n", batch - 1, rounds);
         ServiceBenchmark.print("submit -> its started event (claimed)", claimed);
         ServiceBenchmark.print("submit -> its first progress event", firstProgress);
+        ServiceBenchmark.print("first progress events, made -> read (all jobs)", DELIVERY_MS);
         ServiceBenchmark.print("batched step time (long jobs' loop / steps)", stepMs);
         System.out.printf(Locale.ROOT, "  bound: one batched step + 100 ms = %.1f ms (median step)%n",
                 ServiceBenchmark.sortedCopy(stepMs).get(stepMs.size() / 2) + 100);
@@ -271,6 +274,8 @@ public final class BatchingBenchmark {
                 String type = e.path("type").asText();
                 if (type.equals("progress") && times[1] < 0) {
                     times[1] = now;
+                    DELIVERY_MS.add(java.time.Duration.between(java.time.Instant.parse(e.path("at").asText()),
+                            java.time.Instant.now()).toNanos() / 1e6);
                 }
                 if (type.equals("started") && times[2] < 0) {
                     times[2] = now;
