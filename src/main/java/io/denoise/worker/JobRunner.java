@@ -45,8 +45,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
- * Runs one job: claim (lease + attempt fencing) → pipeline, with a progress event and a database heartbeat per
- * step → images to S3 at deterministic keys → finish guarded by the attempt. It answers how the job's Kafka record
+ * Runs one job on its own thread (one per job the worker holds): claim (lease + attempt fencing) → the pipeline,
+ * batched with the worker's other jobs by the {@link InferenceLoop}, with a progress event per step and coalesced
+ * database heartbeats → images to S3 at deterministic keys → finish guarded by the attempt. It answers how the job's Kafka record
  * should be acknowledged: ACCEPT once the job's outcome is written (or it was a duplicate), RELEASE when a
  * shutdown interrupted it or a store stayed down past {@link WorkerConfig#retryFor()}, after giving the lease back
  * so the next worker can take over at once. A store that is down is retried with backoff rather than answered

@@ -1,12 +1,14 @@
 package io.denoise.api;
 
 import io.denoise.images.PngTest;
+import io.denoise.messaging.JobEvent;
 import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -23,9 +25,11 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import javax.imageio.ImageIO;
 
 import static io.restassured.RestAssured.given;
@@ -41,6 +45,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class SweepTest {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(90);
+
+    @ConfigProperty(name = "kafka.bootstrap.servers")
+    String bootstrap;
 
     @TestHTTPResource("/")
     URL root;
@@ -148,6 +155,27 @@ class SweepTest {
         assertTrue(g.getWidth() >= 2 * cellImage.getWidth() && g.getHeight() >= 3 * cellImage.getHeight(),
                 g.getWidth() + "x" + g.getHeight());
         assertEquals("ready", given().get("/v1/sweeps/" + id).path("grid.status"));
+    }
+
+    @Test
+    void aSweepsCellsRunTogetherInTheWorkersBatch() throws Exception {
+        try (EventsTap tap = new EventsTap(bootstrap)) {
+            Response accepted = submit("{\"base\":{\"prompt\":\"a red circle\",\"numInferenceSteps\":30},"
+                    + "\"x\":{\"field\":\"guidanceScale\",\"values\":[1,4]}}");
+            String id = accepted.then().statusCode(202).extract().path("id");
+            List<List<JobEvent>> cells = new ArrayList<>();
+            for (int cell = 0; cell < 2; cell++) {
+                cells.add(tap.untilTerminal(UUID.fromString(accepted.path("cells[" + cell + "].jobId")), TIMEOUT));
+            }
+            assertEquals("SUCCEEDED", awaitEnded(id).path("status"));
+            // each cell's steps began before the other's ended: one job at a time cannot do that
+            for (int cell = 0; cell < 2; cell++) {
+                Instant firstStep = cells.get(cell).stream().filter(e -> e.type().equals(JobEvent.PROGRESS)).findFirst()
+                        .orElseThrow().at();
+                List<JobEvent> other = cells.get(1 - cell);
+                assertTrue(firstStep.isBefore(other.get(other.size() - 1).at()), "cell " + cell + " waited: " + cells);
+            }
+        }
     }
 
     @Test

@@ -68,13 +68,13 @@ class WorkerFailoverIT {
     }
 
     @Test
-    void aShortJobFinishesWhileALongOneRunsOnTheOtherWorker() throws Exception {
+    void aShortJobFinishesWhileALongOneRuns() throws Exception {
+        // the short job joins the long one's batch on its worker, or goes to the other worker: it never waits for it
         String longJob = client.submit(LONG_JOB);
-        JsonNode running = client.awaitStatus(longJob, "RUNNING", Duration.ofSeconds(60));
+        client.awaitStatus(longJob, "RUNNING", Duration.ofSeconds(60));
         String shortJob = client.submit("{\"prompt\":\"a blue square\",\"numInferenceSteps\":2}");
-        JsonNode done = client.awaitStatus(shortJob, "SUCCEEDED", Duration.ofSeconds(60));
+        client.awaitStatus(shortJob, "SUCCEEDED", Duration.ofSeconds(60));
         assertEquals("RUNNING", client.job(longJob).path("status").asText(), "the long job is still running");
-        assertNotEquals(running.path("worker").asText(), done.path("worker").asText());
         delete(longJob);
     }
 
