@@ -3,7 +3,7 @@ package io.denoise.pipeline;
 import io.denoise.recipe.GenerationRequest;
 
 /**
- * A generation made ready to join a {@link BatchedLoop}: its request checked, its prompt encoded, its timesteps set
+ * A generation made ready to be denoised, alone ({@link TextToImagePipeline#generate}) or in a {@link BatchedLoop}: its request checked, its prompt encoded, its timesteps set
  * and its latents prepared (the init image encoded, for image-to-image) — the work that is the generation's alone,
  * done on the caller's thread so that a loop's shared steps do not wait for it. Made by
  * {@link TextToImagePipeline#prepare}; owns native memory until a loop takes it ({@link BatchedLoop#add(PreparedGeneration)}),

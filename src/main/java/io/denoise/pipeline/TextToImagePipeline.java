@@ -79,31 +79,24 @@ public final class TextToImagePipeline {
      */
     public GenerationResult generate(GenerationRequest r, byte[] initImage, GenerationListener listener,
                                      Cancellation cancel) throws OrtException {
-        long start = System.nanoTime();
-        checkInputs(r);
-        float[] initPixels = initPixels(r, initImage);
-        try (Generation g = new Generation(model, r, initPixels)) {
-            cancel.attach(g.runOptions());
+        try (PreparedGeneration prepared = prepare(r, initImage, listener, cancel)) {
+            Generation g = prepared.generation;
             try {
-                g.encodePrompt();
-                g.setTimesteps();
-                g.prepareLatents();
                 GenerationResult.LoopTiming loop = g.denoise(listener, cancel);
                 List<GeneratedImage> images = g.decode(listener);
-                return g.result(images, loop, System.nanoTime() - start);
+                return g.result(images, loop, System.nanoTime() - prepared.start);
             } catch (OrtException e) {
                 if (cancel.isCancelled()) {
                     throw new GenerationCancelledException(-1);
                 }
                 throw e;
-            } finally {
-                cancel.detach();
             }
         }
     }
 
     /**
-     * Stages 0 to 3 of a generation that is to run in a {@link BatchedLoop}, on the calling thread: checks the
+     * Stages 0 to 3 of a generation, on the calling thread (for a {@link BatchedLoop}, or before {@link #generate}
+     * denoises and decodes it alone): checks the
      * request, encodes the prompt, sets the timesteps and prepares the latents (encoding the init image, whose
      * bytes are {@code initImage}, for image-to-image). The cancellation is attached from here on.
      *

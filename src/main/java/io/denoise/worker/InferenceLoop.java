@@ -31,8 +31,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The job threads prepare their generations ({@link TextToImagePipeline#prepare}: the prompt, timesteps, latents and
  * init image, work that is each generation's alone) beside the running batch, hand them in with {@link #generate}
  * and wait; a generation joins at the next step boundary and leaves when its images are decoded. Generations of
- * different models or sizes are in loops of their own, stepped in turn. With {@link WorkerConfig#maxBatchJobs()} 1 there is no batching: {@link #generate} runs the
- * generation alone on the caller's thread.
+ * different models or sizes are in loops of their own, stepped in turn. With {@link WorkerConfig#maxBatchJobs()} 1
+ * there is no batching: {@link #generate} runs the generation alone on the caller's thread.
  *
  * <p>{@link #hasRoom()} is what the consumer asks before it takes another record: room while fewer than
  * {@code max-batch-jobs} generations are held and the batched step, grown by one more generation, is predicted to
@@ -56,7 +56,7 @@ public class InferenceLoop {
     private volatile int roundGenerations;
     /** The generations stepped in the previous round; inference thread only. */
     private int lastStepped;
-    private Thread thread;
+    private volatile Thread thread;
     private volatile boolean stopped;
 
     private record Arrival(TextToImagePipeline pipeline, PreparedGeneration generation,
@@ -130,8 +130,9 @@ public class InferenceLoop {
         }
     }
 
-    private synchronized boolean isRunning() {
-        return thread != null && thread.isAlive();
+    private boolean isRunning() {
+        Thread t = thread;
+        return t != null && t.isAlive();
     }
 
     /**

@@ -123,9 +123,11 @@ public class JobConsumer {
         for (Lane lane : lanes) {
             lane.wakeUpIfAlive();
         }
+        lanes.forEach(lane -> lane.jobs.shutdown());
+        long jobsDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         boolean stopped = true;
         for (Lane lane : lanes) {
-            stopped &= lane.finish();
+            stopped &= lane.jobs.awaitTermination(Math.max(0, jobsDeadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         }
         return stopped;
     }
@@ -250,6 +252,7 @@ public class JobConsumer {
                 }
             } finally {
                 consumer = null;
+                polling = false;
             }
         }
 
@@ -300,12 +303,6 @@ public class JobConsumer {
                 c.wakeup();
                 join(TimeUnit.SECONDS.toMillis(5));
             }
-        }
-
-        /** Lets the lane's job thread end; whether it did. */
-        boolean finish() throws InterruptedException {
-            jobs.shutdown();
-            return jobs.awaitTermination(10, TimeUnit.SECONDS);
         }
     }
 

@@ -9,6 +9,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -16,6 +17,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BooleanSupplier;
 
 /**
  * Continuous batching, measured on a local stack with one packaged service process (API and worker, shapes model):
@@ -36,7 +39,7 @@ public final class BatchingBenchmark {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Each job's first progress event: from when the worker made it to when this client read it. */
-    private static final List<Double> DELIVERY_MS = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private static final List<Double> DELIVERY_MS = new CopyOnWriteArrayList<>();
 
     private BatchingBenchmark() {
     }
@@ -258,7 +261,7 @@ public final class BatchingBenchmark {
      * and {@code [2]} of its times, after the submit) and its end; a job that did not succeed fails the benchmark.
      */
     private static void follow(KafkaConsumer<String, String> events, Map<String, long[]> submitted,
-                               Map<String, Seen> seen, java.util.function.BooleanSupplier done) throws Exception {
+                               Map<String, Seen> seen, BooleanSupplier done) throws Exception {
         long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
         while (!done.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
@@ -274,8 +277,7 @@ public final class BatchingBenchmark {
                 String type = e.path("type").asText();
                 if (type.equals("progress") && times[1] < 0) {
                     times[1] = now;
-                    DELIVERY_MS.add(java.time.Duration.between(java.time.Instant.parse(e.path("at").asText()),
-                            java.time.Instant.now()).toNanos() / 1e6);
+                    DELIVERY_MS.add(Duration.between(Instant.parse(e.path("at").asText()), Instant.now()).toNanos() / 1e6);
                 }
                 if (type.equals("started") && times[2] < 0) {
                     times[2] = now;

@@ -24,11 +24,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -218,7 +220,7 @@ class JobRunnerTest {
                 null, null, 0.0, "none", 1));
         long start = System.nanoTime();
         // the job's own thread, which runs the generation when batching is off, and the batch's
-        java.util.Set<String> inferenceThreads = java.util.Set.of(Thread.currentThread().getName(), "inference");
+        Set<String> inferenceThreads = Set.of(Thread.currentThread().getName(), "inference");
         assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
         long tookMs = (System.nanoTime() - start) / 1_000_000;
         assertEquals(JobStatus.SUCCEEDED, job.status);
@@ -252,7 +254,7 @@ class JobRunnerTest {
         }
         assertTrue(runner.cancels.cancel(cancelled.id), "the long job runs here");
         for (CompletableFuture<JobRunner.Outcome> outcome : outcomes) {
-            assertEquals(JobRunner.Outcome.ACCEPT, outcome.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(JobRunner.Outcome.ACCEPT, outcome.get(60, TimeUnit.SECONDS));
         }
         assertEquals(JobStatus.SUCCEEDED, first.status);
         assertEquals(JobStatus.CANCELLED, cancelled.status);
