@@ -3,6 +3,7 @@ package io.denoise.api;
 import io.denoise.jobs.JobStore;
 import io.denoise.recipe.InvalidRequestException;
 import io.denoise.storage.ImageStore;
+import jakarta.inject.Inject;
 import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.MediaType;
@@ -16,7 +17,10 @@ import java.sql.SQLException;
 import java.sql.SQLNonTransientConnectionException;
 import java.sql.SQLRecoverableException;
 import java.sql.SQLTransientConnectionException;
+import java.sql.Connection;
 import java.util.Locale;
+import java.util.function.BooleanSupplier;
+import javax.sql.DataSource;
 
 /**
  * Maps failures to the API's error bodies: bad input is never a 500, and a database or image store that cannot be
@@ -27,6 +31,12 @@ public class ApiExceptionMappers {
     private static final Logger LOG = Logger.getLogger(ApiExceptionMappers.class);
     /** What a 503 tells the client to wait before trying again. */
     static final int RETRY_AFTER_SECONDS = 5;
+
+    @Inject
+    DataSource dataSource;
+
+    /** Whether PostgreSQL answers now: asked when a request failed in the database layer for no reason its error names. */
+    BooleanSupplier databaseAnswers = this::probeDatabase;
 
     @ServerExceptionMapper
     public Response invalidField(InvalidRequestException e) {
@@ -76,7 +86,7 @@ public class ApiExceptionMappers {
                     .entity(ErrorBody.of(error, w.getMessage()));
             return out.build();
         }
-        if (isDatabaseUnavailable(e)) {
+        if (isDatabaseUnavailable(e) || (fromDatabaseLayer(e) && !databaseAnswers.getAsBoolean())) {
             LOG.warnf("database unavailable: %s", rootMessage(e));
             return unavailable("database_unavailable", "the job database is unavailable; try again");
         }
@@ -112,6 +122,31 @@ public class ApiExceptionMappers {
             }
         }
         return false;
+    }
+
+    /**
+     * Whether a failure came out of the database layer (JDBC, JPA, Hibernate or the transaction manager). A
+     * connection cut in the middle of a commit surfaces as a rollback or a closed connection that names no cause
+     * above, so such a failure is a 503 when the database does not answer a moment later, and a 500 when it does.
+     */
+    static boolean fromDatabaseLayer(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String name = t.getClass().getName();
+            if (t instanceof SQLException || name.startsWith("jakarta.persistence.") || name.startsWith("org.hibernate.")
+                    || name.startsWith("jakarta.transaction.") || name.startsWith("com.arjuna.")
+                    || name.startsWith("io.agroal.")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private boolean probeDatabase() {
+        try (Connection c = dataSource.getConnection()) {
+            return c.isValid(1);
+        } catch (SQLException | RuntimeException e) {
+            return false;
+        }
     }
 
     private static String rootMessage(Throwable e) {

@@ -44,11 +44,6 @@ public class KafkaTopics {
     @Inject
     Topics topics;
 
-    /** The broker setting that bounds deliveries of a share-group record. */
-    public static final String DELIVERY_COUNT_LIMIT = "group.share.delivery.count.limit";
-    /** Kafka 4.2's default of {@link #DELIVERY_COUNT_LIMIT}. */
-    public static final int DEFAULT_DELIVERY_COUNT_LIMIT = 5;
-
     private final Set<String> ensured = ConcurrentHashMap.newKeySet();
     private Admin admin;
 
@@ -107,29 +102,6 @@ public class KafkaTopics {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new KafkaUnavailableException("interrupted configuring share group " + group, e);
-        }
-    }
-
-    /**
-     * The broker's {@code group.share.delivery.count.limit}: after that many deliveries it archives a record
-     * for good. Kafka 4.2 has no group-level setting for it, so it is read, not set.
-     */
-    public int deliveryCountLimit() throws KafkaUnavailableException {
-        Admin admin = admin();
-        try {
-            var nodes = admin.describeCluster().nodes().get(6, TimeUnit.SECONDS);
-            if (nodes.isEmpty()) {
-                throw new KafkaUnavailableException("Kafka reports no broker", null);
-            }
-            ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, nodes.iterator().next().idString());
-            ConfigEntry entry = admin.describeConfigs(List.of(broker)).all().get(6, TimeUnit.SECONDS).get(broker)
-                    .get(DELIVERY_COUNT_LIMIT);
-            return entry == null || entry.value() == null ? DEFAULT_DELIVERY_COUNT_LIMIT : Integer.parseInt(entry.value());
-        } catch (ExecutionException | TimeoutException e) {
-            throw new KafkaUnavailableException("cannot read " + DELIVERY_COUNT_LIMIT, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new KafkaUnavailableException("interrupted reading " + DELIVERY_COUNT_LIMIT, e);
         }
     }
 

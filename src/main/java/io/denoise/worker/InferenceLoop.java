@@ -34,10 +34,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * different models or sizes are in loops of their own, stepped in turn. With {@link WorkerConfig#maxBatchJobs()} 1
  * there is no batching: {@link #generate} runs the generation alone on the caller's thread.
  *
- * <p>{@link #hasRoom()} is what the consumer asks before it takes another record: room while fewer than
- * {@code max-batch-jobs} generations are held and the batched step, grown by one more generation, is predicted to
- * stay within {@link WorkerConfig#batchStepBudget()}, so a worker does not hold jobs that another, idle one would
- * start sooner.
+ * <p>{@link #hasRoom(int)} is what the consumer asks before it takes another record: room while fewer than
+ * {@code max-batch-jobs} jobs are taken and the batched step, grown by one more generation, is predicted to stay
+ * within {@link WorkerConfig#batchStepBudget()}, so a worker does not hold jobs that another, idle one would start
+ * sooner. The prediction is a generation's share of a round, averaged over recent rounds, times the jobs taken
+ * (claimed, not only handed in) plus one: it moves when a job is taken or ends, not with one slow round, and a
+ * consumer that left the share group for want of room comes back only with a margin
+ * ({@link #hasRoomToRejoin(int)}). Each leave may drop a record fetched in the background, which spends one of its
+ * deliveries; a signal that flickers with every round did that to the whole queue.
  */
 @ApplicationScoped
 public class InferenceLoop {
@@ -51,9 +55,10 @@ public class InferenceLoop {
     private final BlockingQueue<Arrival> arrivals = new LinkedBlockingQueue<>();
     /** Generations handed in and not yet finished. */
     private final AtomicInteger held = new AtomicInteger();
-    /** The last round of steps (every loop stepped once): its wall time and the generations it stepped. */
-    private volatile long roundNanos;
-    private volatile int roundGenerations;
+    /** A share of the budget a consumer that left the group waits for before it comes back. */
+    static final double REJOIN_SHARE = 0.9;
+    /** One generation's share of a round's wall time, a moving average over the last rounds (0 before any). */
+    private volatile double generationNanos;
     /** The generations stepped in the previous round; inference thread only. */
     private int lastStepped;
     private volatile Thread thread;
@@ -135,21 +140,39 @@ public class InferenceLoop {
         return t != null && t.isAlive();
     }
 
-    /**
-     * Whether the worker should take another job now: fewer than {@code max-batch-jobs} generations held, and the
-     * last round of steps, grown by one generation's share, within the step budget.
-     */
+    /** {@link #hasRoom(int)} for the generations handed in here. */
     public boolean hasRoom() {
-        int holding = held.get();
-        if (holding >= config.maxBatchJobs()) {
-            return false;
+        return hasRoom(held.get());
+    }
+
+    /**
+     * Whether a worker that has taken {@code taken} jobs should take another: fewer than {@code max-batch-jobs}, and
+     * the step with one more generation predicted within the step budget.
+     */
+    public boolean hasRoom(int taken) {
+        return predictedStepNanos(taken) <= config.batchStepBudget().toNanos();
+    }
+
+    /** {@link #hasRoom(int)} with a margin ({@link #REJOIN_SHARE} of the budget), for a consumer that left for want of room. */
+    public boolean hasRoomToRejoin(int taken) {
+        return predictedStepNanos(taken) <= config.batchStepBudget().toNanos() * REJOIN_SHARE;
+    }
+
+    private double predictedStepNanos(int taken) {
+        int jobs = Math.max(taken, held.get());
+        if (jobs >= config.maxBatchJobs()) {
+            return Double.POSITIVE_INFINITY;
         }
-        int stepped = roundGenerations;
-        if (holding == 0 || stepped == 0) {
-            return true;
+        return jobs == 0 ? 0 : generationNanos * (jobs + 1);
+    }
+
+    /** Takes a round of {@code stepped} generations that took {@code nanos} into the average a generation costs. */
+    void noteRound(long nanos, int stepped) {
+        if (stepped > 0) {
+            double share = (double) nanos / stepped;
+            double average = generationNanos;
+            generationNanos = average == 0 ? share : average + (share - average) / 4;
         }
-        long predicted = roundNanos / stepped * (stepped + 1);
-        return predicted <= config.batchStepBudget().toNanos();
     }
 
     /** Generations handed in and not finished. */
@@ -201,8 +224,8 @@ public class InferenceLoop {
             stepped += loop.size();
             loop.step();
         }
-        roundNanos = System.nanoTime() - start;
-        roundGenerations = stepped;
+        long roundNanos = System.nanoTime() - start;
+        noteRound(roundNanos, stepped);
         if (stepped != lastStepped && LOG.isDebugEnabled()) {
             // the batch's make-up changed: the first call of a new size allocates its buffers
             LOG.debugf("a round of %d generations (was %d): %.1f ms", (Object) stepped, lastStepped, roundNanos / 1e6);

@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Takes jobs from the model topics with plain {@link KafkaShareConsumer}s in explicit-acknowledgement mode, one
@@ -38,12 +39,16 @@ import java.util.concurrent.TimeoutException;
  * lane: each lane is a consumer of the share group with a thread that polls, and a second thread that runs the
  * job it took (the jobs meet in the {@link InferenceLoop}'s batch). An idle lane polls while the inference loop
  * has room; while it has none (the step budget), idle lanes leave the share group, since a subscribed consumer
- * fetches in the background and would hold a job that another worker could start at once. While a job runs its record's lock is renewed at half the lock duration:
+ * fetches in the background and would hold a job that another worker could start at once. While a job runs its
+ * record's lock is renewed at half the lock duration:
  * the RENEW is committed on its own (a fetch that carries it acquires nothing), and the broker hands the renewed
  * record back on the next poll, where it is recognised by its offset. Each record is acknowledged on its own,
- * when its job ends. A record that cannot be parsed, or that reached the delivery limit, has its job failed
- * with the reason and is rejected; the failure is written before the record is let go, retried while the
- * database is down.
+ * when its job ends. A record that cannot be parsed has its job failed with the reason and is rejected; the
+ * failure is written before the record is let go, retried while the database is down. A record's delivery count
+ * does not end its job: deliveries are also spent by fetches that never reach this code (a consumer's session
+ * reset by a broker restart, a lane leaving the group), so a job is ended by its attempts (each claim is one, see
+ * {@link io.denoise.jobs.JobAttempts#claim}), and a record the broker archived at its delivery limit is replaced
+ * by {@link io.denoise.jobs.JobRecovery}.
  */
 @ApplicationScoped
 public class JobConsumer {
@@ -73,11 +78,11 @@ public class JobConsumer {
     String bootstrap;
 
     private final List<Lane> lanes = new CopyOnWriteArrayList<>();
+    /** Records the lanes are processing: the jobs this worker has taken, whether or not they reached the batch. */
+    private final AtomicInteger taken = new AtomicInteger();
     private volatile boolean running;
     private volatile boolean polling;
     private volatile String workerId;
-    /** The deliveries after which a job is ended, from {@link #deliveryLimit(int, int)} once Kafka answered. */
-    volatile int deliveryLimit;
 
     /** Starts consuming the jobs topics of the given models as {@code workerId}, with one lane per job held. */
     synchronized void start(List<String> models, String workerId) {
@@ -142,7 +147,6 @@ public class JobConsumer {
             try {
                 kafkaTopics.ensureFor(models);
                 kafkaTopics.prepareShareGroup(config.shareGroup(), config.lockDuration());
-                deliveryLimit = deliveryLimit(config.maxDeliveries(), kafkaTopics.deliveryCountLimit());
                 return true;
             } catch (KafkaTopics.KafkaUnavailableException e) {
                 LOG.infof("waiting for Kafka: %s", e.getMessage());
@@ -151,19 +155,6 @@ public class JobConsumer {
             }
         }
         return false;
-    }
-
-    /**
-     * The deliveries after which the worker ends a job: the configured limit, kept below the broker's, since the
-     * broker archives a record without telling anyone once it used up its deliveries.
-     */
-    static int deliveryLimit(int configured, int broker) {
-        int limit = Math.max(1, Math.min(configured, broker - 1));
-        if (limit != configured) {
-            LOG.warnf("denoise.worker.max-deliveries=%d is not below the broker's %s=%d; using %d",
-                    configured, KafkaTopics.DELIVERY_COUNT_LIMIT, broker, limit);
-        }
-        return limit;
     }
 
     /** One job slot: a share consumer that polls on its own thread, and a thread that runs the job it took. */
@@ -176,6 +167,8 @@ public class JobConsumer {
         volatile KafkaShareConsumer<String, String> consumer;
         /** A record fetched while this lane acknowledged its last one: it runs next. Lane thread only. */
         final List<ConsumerRecord<String, String>> pending = new ArrayList<>();
+        /** Whether the consumer refused to acknowledge or renew a record it returned: it is replaced. Lane thread only. */
+        boolean lostTrack;
 
         Lane(int index, int count) {
             this.name = count == 1 ? "job-consumer" : "job-consumer-" + index;
@@ -190,7 +183,27 @@ public class JobConsumer {
             t.start();
         }
 
+        /**
+         * Consumes until the worker stops. A consumer that lost track of its record (an acknowledgement or renewal it
+         * no longer accepts, as after a broker restart) is closed and replaced once its job has ended: measured in
+         * {@code KafkaKillIT}, such a consumer went on acquiring records without returning them from poll, so each
+         * sat out its lock and spent a delivery until the broker archived it. Closing it releases what it holds.
+         */
         void run(List<String> jobTopics) {
+            try {
+                while (running) {
+                    lostTrack = false;
+                    consume(jobTopics);
+                    if (running && lostTrack) {
+                        LOG.warnf("lane %s replaces its consumer: it lost track of its record", clientId);
+                    }
+                }
+            } finally {
+                polling = false;
+            }
+        }
+
+        private void consume(List<String> jobTopics) {
             Map<String, Object> props = new HashMap<>();
             props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
             props.put(ConsumerConfig.GROUP_ID_CONFIG, config.shareGroup());
@@ -208,9 +221,10 @@ public class JobConsumer {
                 c.subscribe(jobTopics);
                 LOG.infof("worker %s takes jobs from %s", clientId, jobTopics);
                 boolean subscribed = true;
-                while (running) {
+                while (running && !lostTrack) {
                     try {
-                        if (!inference.hasRoom()) {
+                        int jobs = taken.get();
+                        if (subscribed ? !inference.hasRoom(jobs) : !inference.hasRoomToRejoin(jobs)) {
                             // a consumer fetches in the background while subscribed: leave the group rather than
                             // acquire a job there is no room for, which would wait here while another worker idles
                             if (subscribed) {
@@ -252,11 +266,20 @@ public class JobConsumer {
                 }
             } finally {
                 consumer = null;
-                polling = false;
+                pending.clear();
             }
         }
 
         private void process(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record) {
+            taken.incrementAndGet();
+            try {
+                runToTheEnd(c, record);
+            } finally {
+                taken.decrementAndGet();
+            }
+        }
+
+        private void runToTheEnd(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record) {
             Future<JobRunner.Outcome> outcome = jobs.submit(task(record));
             ConsumerRecord<String, String> current = record;
             long renewMs = Math.max(500, c.acquisitionLockTimeoutMs().map(Integer::longValue)
@@ -281,6 +304,86 @@ public class JobConsumer {
                     acknowledge(c, current, AcknowledgeType.RELEASE, pending);
                     return;
                 }
+            }
+        }
+
+        /**
+         * Renews the lock of the record in flight. The RENEW is committed by itself before the next poll, so that
+         * poll returns the renewed record rather than fetching (and then having to release, spending one of its
+         * deliveries) someone else's job; with Kafka 4.2.1 the poll after a RENEW returned only the renewed record
+         * even without that (LockRenewalIT passes either way), and the commit keeps it so. The
+         * copy that comes back (same partition and offset) is the one to acknowledge from then on; any other record
+         * that still arrives is released for another worker. A renewal that fails is logged and tried again at the
+         * next interval: the job goes on either way.
+         */
+        private ConsumerRecord<String, String> renew(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> current) {
+            try {
+                c.acknowledge(current, AcknowledgeType.RENEW);
+                commit(c, "renew");
+                return awaitRedelivery(c, current, null);
+            } catch (IllegalStateException | KafkaException e) {
+                LOG.warnf("cannot renew the lock of %s-%d@%d: %s", current.topic(), current.partition(), current.offset(),
+                        e.toString());
+                lostTrack |= e instanceof IllegalStateException;
+                return current;
+            }
+        }
+
+        /**
+         * Polls until the broker hands back {@code current} after a RENEW, for at most {@link #REDELIVERY_WAIT}. Once it
+         * hands out another record instead, the renewed one is not coming (its lock was lost, say, when the broker
+         * restarted): the wait ends there, rather than fetching and letting go of job after job, each fetch spending one
+         * of that job's deliveries. That other record goes to {@code keep} when the caller can run it next (its job has
+         * just ended), and is released for another worker otherwise.
+         *
+         * @param keep where a record fetched instead goes, or null to release it
+         */
+        private ConsumerRecord<String, String> awaitRedelivery(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> current,
+                                                               List<ConsumerRecord<String, String>> keep) {
+            long deadline = System.nanoTime() + REDELIVERY_WAIT.toNanos();
+            while (System.nanoTime() < deadline) {
+                ConsumerRecord<String, String> other = null;
+                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
+                    if (r.topic().equals(current.topic()) && r.partition() == current.partition() && r.offset() == current.offset()) {
+                        return r;
+                    }
+                    other = r;
+                    if (keep != null) {
+                        keep.add(r);
+                    } else {
+                        LOG.infof("released %s-%d@%d, fetched while renewing (delivery %s)", r.topic(), r.partition(), r.offset(),
+                                r.deliveryCount().map(String::valueOf).orElse("?"));
+                        c.acknowledge(r, AcknowledgeType.RELEASE);
+                    }
+                }
+                if (other != null) {
+                    LOG.warnf("renewed record %s-%d@%d did not come back; %s-%d@%d came instead", current.topic(),
+                            current.partition(), current.offset(), other.topic(), other.partition(), other.offset());
+                    return current;
+                }
+            }
+            LOG.warnf("renewed record %s-%d@%d did not come back within %s", current.topic(), current.partition(),
+                    current.offset(), REDELIVERY_WAIT);
+            return current;
+        }
+
+        /**
+         * Acknowledges a record whose job has ended; a record fetched meanwhile goes to {@code next}, to run next.
+         */
+        private void acknowledge(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record, AcknowledgeType type,
+                                 List<ConsumerRecord<String, String>> next) {
+            try {
+                try {
+                    c.acknowledge(record, type);
+                } catch (IllegalStateException e) {
+                    c.acknowledge(awaitRedelivery(c, record, next), type);
+                }
+                commit(c, type.name());
+            } catch (IllegalStateException | KafkaException e) {
+                // the lock was lost meanwhile: the record comes back to some worker, whose claim sees how the job stands
+                LOG.warnf("cannot acknowledge %s-%d@%d as %s: %s", record.topic(), record.partition(), record.offset(),
+                        type, e.toString());
+                lostTrack |= e instanceof IllegalStateException;
             }
         }
 
@@ -319,90 +422,7 @@ public class JobConsumer {
             UUID key = keyAsJobId(record.key());
             return () -> key == null ? JobRunner.Outcome.REJECT : runner.failUnclaimed(key, "MALFORMED_RECORD", reason);
         }
-        if (deliveries > deliveryLimit) {
-            String message = "delivered " + deliveries + " times without finishing (limit " + deliveryLimit + ")";
-            LOG.warnf("rejecting job %s: %s", job.jobId(), message);
-            return () -> runner.failUnclaimed(job.jobId(), "DELIVERY_LIMIT", message);
-        }
         return () -> runner.run(job.jobId(), workerId, deliveries);
-    }
-
-    /**
-     * Renews the lock of the record in flight. The RENEW is committed by itself before the next poll, so that
-     * poll returns the renewed record rather than fetching (and then having to release, spending one of its
-     * deliveries) someone else's job; with Kafka 4.2.1 the poll after a RENEW returned only the renewed record
-     * even without that (LockRenewalIT passes either way), and the commit keeps it so. The
-     * copy that comes back (same partition and offset) is the one to acknowledge from then on; any other record
-     * that still arrives is released for another worker. A renewal that fails is logged and tried again at the
-     * next interval: the job goes on either way.
-     */
-    private ConsumerRecord<String, String> renew(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> current) {
-        try {
-            c.acknowledge(current, AcknowledgeType.RENEW);
-            commit(c, "renew");
-            return awaitRedelivery(c, current, null);
-        } catch (IllegalStateException | KafkaException e) {
-            LOG.warnf("cannot renew the lock of %s-%d@%d: %s", current.topic(), current.partition(), current.offset(),
-                    e.toString());
-            return current;
-        }
-    }
-
-    /**
-     * Polls until the broker hands back {@code current} after a RENEW, for at most {@link #REDELIVERY_WAIT}. Once it
-     * hands out another record instead, the renewed one is not coming (its lock was lost, say, when the broker
-     * restarted): the wait ends there, rather than fetching and letting go of job after job, each fetch spending one
-     * of that job's deliveries. That other record goes to {@code keep} when the caller can run it next (its job has
-     * just ended), and is released for another worker otherwise.
-     *
-     * @param keep where a record fetched instead goes, or null to release it
-     */
-    private ConsumerRecord<String, String> awaitRedelivery(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> current,
-                                                           List<ConsumerRecord<String, String>> keep) {
-        long deadline = System.nanoTime() + REDELIVERY_WAIT.toNanos();
-        while (System.nanoTime() < deadline) {
-            ConsumerRecord<String, String> other = null;
-            for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
-                if (r.topic().equals(current.topic()) && r.partition() == current.partition() && r.offset() == current.offset()) {
-                    return r;
-                }
-                other = r;
-                if (keep != null) {
-                    keep.add(r);
-                } else {
-                    LOG.infof("released %s-%d@%d, fetched while renewing (delivery %s)", r.topic(), r.partition(), r.offset(),
-                            r.deliveryCount().map(String::valueOf).orElse("?"));
-                    c.acknowledge(r, AcknowledgeType.RELEASE);
-                }
-            }
-            if (other != null) {
-                LOG.warnf("renewed record %s-%d@%d did not come back; %s-%d@%d came instead", current.topic(),
-                        current.partition(), current.offset(), other.topic(), other.partition(), other.offset());
-                return current;
-            }
-        }
-        LOG.warnf("renewed record %s-%d@%d did not come back within %s", current.topic(), current.partition(),
-                current.offset(), REDELIVERY_WAIT);
-        return current;
-    }
-
-    /**
-     * Acknowledges a record whose job has ended; a record fetched meanwhile goes to {@code next}, to run next.
-     */
-    private void acknowledge(KafkaShareConsumer<String, String> c, ConsumerRecord<String, String> record, AcknowledgeType type,
-                             List<ConsumerRecord<String, String>> next) {
-        try {
-            try {
-                c.acknowledge(record, type);
-            } catch (IllegalStateException e) {
-                c.acknowledge(awaitRedelivery(c, record, next), type);
-            }
-            commit(c, type.name());
-        } catch (IllegalStateException | KafkaException e) {
-            // the lock was lost meanwhile: the record comes back to some worker, whose claim sees how the job stands
-            LOG.warnf("cannot acknowledge %s-%d@%d as %s: %s", record.topic(), record.partition(), record.offset(),
-                    type, e.toString());
-        }
     }
 
     private static void commit(KafkaShareConsumer<String, String> c, String what) {

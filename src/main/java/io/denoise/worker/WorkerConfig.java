@@ -25,15 +25,6 @@ public interface WorkerConfig {
     Duration lockDuration();
 
     /**
-     * Deliveries of a job record after which the worker fails the job ({@code DELIVERY_LIMIT}) and rejects the
-     * record (default 4). It must stay below the broker's {@code group.share.delivery.count.limit} (5 by
-     * default): the broker archives a record silently after its last delivery, so the worker has to see that
-     * delivery to end the job with a reason. A larger value is lowered to the broker's limit minus one.
-     */
-    @WithDefault("4")
-    int maxDeliveries();
-
-    /**
      * How long a running job keeps retrying a store that is down (S3 upload, the database's finish write)
      * before it gives the job back for another attempt (default 2m). Claims retry for as long as the database
      * is down: the record stays locked to this worker, so no delivery is spent meanwhile.

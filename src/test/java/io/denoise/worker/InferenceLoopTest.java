@@ -244,6 +244,21 @@ class InferenceLoopTest {
     }
 
     @Test
+    void roomCountsTheJobsTakenFollowsTheAverageRoundNotOneSlowOneAndRejoiningNeedsAMargin() {
+        InferenceLoop loop = loop(8, Duration.ofMillis(100));
+        loop.noteRound(40_000_000, 2);
+        assertTrue(loop.hasRoom(4), "4 taken: 5 × 20 ms = 100 ms, within the budget");
+        assertFalse(loop.hasRoom(5), "5 taken: 6 × 20 ms is over the budget, though none was handed in yet");
+        assertFalse(loop.hasRoomToRejoin(4), "coming back needs 90 % of the budget: 100 ms is not");
+        assertTrue(loop.hasRoomToRejoin(3), "4 × 20 ms is");
+        loop.noteRound(200_000_000, 2);
+        assertTrue(loop.hasRoom(1), "one slow round moves the average to 40 ms: two generations still fit");
+        assertFalse(loop.hasRoom(2), "three at 40 ms do not");
+        assertFalse(loop(8, Duration.ofHours(1)).hasRoom(8), "8 taken of 8: no room whatever the budget");
+        assertTrue(loop.hasRoom(0), "nothing taken: room");
+    }
+
+    @Test
     void withOneJobPerBatchAGenerationRunsAloneOnItsCallersThread() throws Exception {
         InferenceLoop off = loop(1, Duration.ofHours(1));
         assertFalse(off.batching());

@@ -35,11 +35,10 @@ class JobConsumerTest {
 
     private final RecordingRunner runner = new RecordingRunner();
 
-    private JobConsumer consumer(int deliveryLimit) {
+    private JobConsumer consumer() {
         JobConsumer consumer = new JobConsumer();
         consumer.runner = runner;
         consumer.json = new ObjectMapper();
-        consumer.deliveryLimit = deliveryLimit;
         return consumer;
     }
 
@@ -49,25 +48,25 @@ class JobConsumerTest {
     }
 
     @Test
-    void aRecordWithinTheDeliveryLimitRunsItsJob() throws Exception {
+    void aRecordRunsItsJobWithItsDeliveryCount() throws Exception {
         UUID id = UUID.randomUUID();
-        JobConsumer consumer = consumer(4);
-        consumer.task(record(id.toString(), "{\"jobId\":\"" + id + "\",\"model\":\"shapes\"}", 4)).call();
-        assertEquals(List.of("run " + id + " delivery 4"), runner.calls);
+        consumer().task(record(id.toString(), "{\"jobId\":\"" + id + "\",\"model\":\"shapes\"}", 2)).call();
+        assertEquals(List.of("run " + id + " delivery 2"), runner.calls);
     }
 
     @Test
-    void theDeliveryPastTheWorkersLimitFailsTheJobWithDeliveryLimitBeforeTheBrokerArchivesIt() throws Exception {
+    void aRecordOnTheBrokersLastDeliveryStillRunsItsJobSinceFetchesThatNeverReachedAWorkerSpentTheOthers() throws Exception {
+        // Kafka 4.2 archives a record after 5 deliveries; a broker restart or a lane leaving the group spends
+        // deliveries of records no worker was shown, so the count says nothing about the job: its attempts do
         UUID id = UUID.randomUUID();
-        JobConsumer consumer = consumer(JobConsumer.deliveryLimit(5, 5));
-        consumer.task(record(id.toString(), "{\"jobId\":\"" + id + "\",\"model\":\"shapes\"}", 5)).call();
-        assertEquals(List.of("fail " + id + " DELIVERY_LIMIT"), runner.calls);
+        consumer().task(record(id.toString(), "{\"jobId\":\"" + id + "\",\"model\":\"shapes\"}", 5)).call();
+        assertEquals(List.of("run " + id + " delivery 5"), runner.calls);
     }
 
     @Test
     void aMalformedRecordFailsTheJobItsKeyNamesAndOneWithoutAJobKeyIsJustRejected() throws Exception {
         UUID id = UUID.randomUUID();
-        JobConsumer consumer = consumer(4);
+        JobConsumer consumer = consumer();
         consumer.task(record(id.toString(), "{not json", 1)).call();
         consumer.task(record(id.toString(), "{\"model\":\"shapes\"}", 1)).call();
         assertEquals(JobRunner.Outcome.REJECT, consumer.task(record("not-a-job", "{not json", 1)).call());

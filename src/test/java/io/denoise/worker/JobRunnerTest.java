@@ -182,12 +182,12 @@ class JobRunnerTest {
     }
 
     @Test
-    void theFailureOfAnUndeliverableRecordIsWrittenBeforeItIsRejectedEvenWhileTheDatabaseIsDown() throws Exception {
+    void theFailureOfAnUnreadableRecordIsWrittenBeforeItIsRejectedEvenWhileTheDatabaseIsDown() throws Exception {
         Job job = store.queued(1);
         store.outage("failUnclaimed", 2);
-        assertEquals(JobRunner.Outcome.REJECT, runner().failUnclaimed(job.id, "DELIVERY_LIMIT", "delivered 5 times"));
+        assertEquals(JobRunner.Outcome.REJECT, runner().failUnclaimed(job.id, "MALFORMED_RECORD", "unreadable"));
         assertEquals(JobStatus.FAILED, job.status);
-        assertEquals("DELIVERY_LIMIT", job.errorCode);
+        assertEquals("MALFORMED_RECORD", job.errorCode);
         assertEquals(List.of(JobEvent.FAILED), events.typesEndingWith(job.id, JobEvent.FAILED));
     }
 
@@ -197,7 +197,7 @@ class JobRunnerTest {
         store.outage("failUnclaimed", Integer.MAX_VALUE);
         JobRunner runner = runner();
         runner.shutdown();
-        assertEquals(JobRunner.Outcome.RELEASE, runner.failUnclaimed(job.id, "DELIVERY_LIMIT", "delivered 5 times"));
+        assertEquals(JobRunner.Outcome.RELEASE, runner.failUnclaimed(job.id, "MALFORMED_RECORD", "unreadable"));
         assertEquals(JobStatus.QUEUED, job.status);
     }
 
@@ -273,7 +273,6 @@ class JobRunnerTest {
             public Optional<String> id() { return Optional.of("test-worker"); }
             public Duration lease() { return LEASE; }
             public Duration lockDuration() { return Duration.ofSeconds(30); }
-            public int maxDeliveries() { return 4; }
             public String shareGroup() { return "denoise-workers"; }
             public Duration shutdownGrace() { return Duration.ofSeconds(1); }
             public int maxBatchImages() { return 8; }
