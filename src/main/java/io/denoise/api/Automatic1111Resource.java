@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.denoise.auth.CurrentCaller;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobStatus;
@@ -98,6 +99,12 @@ public class Automatic1111Resource {
     @Inject
     ApiConfig config;
 
+    @Inject
+    CurrentCaller caller;
+
+    @Inject
+    JobCancels cancels;
+
     /** Jobs submitted here and not finished, by job id. */
     private final Map<UUID, Run> running = new ConcurrentHashMap<>();
 
@@ -124,6 +131,7 @@ public class Automatic1111Resource {
     /** One of this replica's jobs submitted here, while it runs. */
     private final class Run {
         final UUID id;
+        final String tenant;
         final long startedAt = System.currentTimeMillis();
         final CompletableFuture<Job> done = new CompletableFuture<>();
         volatile JobEvent lastProgress;
@@ -131,8 +139,9 @@ public class Automatic1111Resource {
         ScheduledFuture<?> check;
         EventHub.Subscription subscription;
 
-        Run(UUID id) {
+        Run(UUID id, String tenant) {
             this.id = id;
+            this.tenant = tenant;
         }
 
         void onEvent(JobEvent event) {
@@ -153,7 +162,7 @@ public class Automatic1111Resource {
 
         void cancel() {
             try {
-                jobs.cancel(id.toString());
+                cancels.cancel(id);
             } catch (RuntimeException e) {
                 LOG.debugf("cancel of sdapi job %s: %s", id, e.getMessage());
             }
@@ -232,7 +241,7 @@ public class Automatic1111Resource {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
-        Run run = new Run(UUID.fromString(submitted.id()));
+        Run run = new Run(UUID.fromString(submitted.id()), caller.tenant());
         running.put(run.id, run);
         run.subscription = hub.reserve(run.id);
         run.subscription.start(-1, run::onEvent);
@@ -367,13 +376,14 @@ public class Automatic1111Resource {
 
     @GET
     @Path("/progress")
-    @Operation(operationId = "sdProgress", summary = "AUTOMATIC1111 progress of the newest txt2img/img2img running on this replica",
+    @Operation(operationId = "sdProgress", summary = "AUTOMATIC1111 progress of the caller's newest txt2img/img2img running on this replica",
             description = "progress 0 to 1, eta_relative in seconds, the step, and current_image: the latest live "
                     + "preview (base64 PNG) unless skip_current_image=true. Idle: progress 0 and job_count 0.")
     @APIResponse(responseCode = "200", description = "Where the newest generation is",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = Progress.class)))
     public Progress progress(@jakarta.ws.rs.QueryParam("skip_current_image") boolean skipCurrentImage) {
-        Optional<Run> newest = running.values().stream().max(Comparator.comparingLong(r -> r.startedAt));
+        String tenant = caller.tenant();
+        Optional<Run> newest = running.values().stream().filter(r -> r.tenant.equals(tenant)).max(Comparator.comparingLong(r -> r.startedAt));
         if (newest.isEmpty()) {
             return new Progress(0, 0, new ProgressState(false, false, "", 0, "0", 0, 0, 0), null, null);
         }
@@ -384,19 +394,23 @@ public class Automatic1111Resource {
         double fraction = total == 0 ? 0 : (double) step / total;
         double eta = last == null || last.etaMs() == null ? 0 : last.etaMs() / 1000.0;
         String image = skipCurrentImage || last == null ? null : last.preview();
-        return new Progress(fraction, eta, new ProgressState(false, run.interrupted, run.id.toString(), running.size(),
+        long ofTenant = running.values().stream().filter(r -> r.tenant.equals(tenant)).count();
+        return new Progress(fraction, eta, new ProgressState(false, run.interrupted, run.id.toString(), (int) ofTenant,
                 TIMESTAMP.format(java.time.Instant.ofEpochMilli(run.startedAt)), 0, step, total), image, null);
     }
 
     @POST
     @Path("/interrupt")
-    @Operation(operationId = "sdInterrupt", summary = "AUTOMATIC1111 interrupt: cancel the txt2img/img2img jobs running on this replica",
+    @Operation(operationId = "sdInterrupt", summary = "AUTOMATIC1111 interrupt: cancel the caller's txt2img/img2img jobs running on this replica",
             description = "Their requests answer with the images done so far (none): this service stores a job's images only when it succeeds.")
     @APIResponse(responseCode = "200", description = "Asked to stop")
     public Response interrupt() {
+        String tenant = caller.tenant();
         for (Run run : running.values()) {
-            run.interrupted = true;
-            run.cancel();
+            if (run.tenant.equals(tenant)) {
+                run.interrupted = true;
+                run.cancel();
+            }
         }
         return Response.ok("{}", MediaType.APPLICATION_JSON_TYPE).build();
     }

@@ -2,6 +2,7 @@ package io.denoise.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.auth.CurrentCaller;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
@@ -66,6 +67,9 @@ public class EventStreamResource {
     @Inject
     ApiConfig config;
 
+    @Inject
+    CurrentCaller caller;
+
     /** Re-reads job rows for streams; database reads only, never a stream write that could block. */
     private final ScheduledExecutorService checks = Executors.newScheduledThreadPool(2, r -> {
         Thread t = new Thread(r, "sse-status-check");
@@ -111,7 +115,7 @@ public class EventStreamResource {
                                           @Context Sse sse) {
         UUID jobId = JobResource.parseId(id);
         long after = parseSeq(lastEventId);
-        store.find(jobId).orElseThrow(() -> new NotFoundException("no job " + id));
+        store.find(caller.tenant(), jobId).orElseThrow(() -> new NotFoundException("no job " + id));
         EventHub.Subscription subscription = hub.reserve(jobId);
         return Multi.createFrom().<OutboundSseEvent>emitter(emitter -> {
             Stream stream = new Stream(emitter, sse, after);

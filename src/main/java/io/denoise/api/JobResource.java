@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.denoise.auth.CurrentCaller;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobStatus;
@@ -101,6 +102,9 @@ public class JobResource {
     @Inject
     SweepGrids grids;
 
+    @Inject
+    CurrentCaller caller;
+
     /** The list response: a page of jobs, newest first, and the cursor of the next page. */
     public record JobPage(List<JobView> jobs, String nextCursor) {
     }
@@ -137,10 +141,10 @@ public class JobResource {
         }
         JsonNode node = parse(json, body);
         UUID id = UUID.randomUUID();
-        JobRequestValidator.ValidatedJob job = validator.validate(node, ImageStore.initImageKey(id));
+        JobRequestValidator.ValidatedJob job = validator.validate(node, ImageStore.initImageKey(caller.tenant(), id));
         String hash = hash(node);
         if (idempotencyKey != null) {
-            Job existing = store.findByIdempotencyKey(idempotencyKey).orElse(null);
+            Job existing = store.findByIdempotencyKey(caller.tenant(), idempotencyKey).orElse(null);
             if (existing != null) {
                 return replay(existing, idempotencyKey, hash);
             }
@@ -154,10 +158,10 @@ public class JobResource {
         try {
             Job saved;
             try {
-                saved = store.submit(id, job.model(), params, idempotencyKey, hash, topics.jobs(job.model()),
+                saved = store.submit(caller.tenant(), id, job.model(), params, idempotencyKey, hash, topics.jobs(job.model()),
                         new JobRecord(id, job.model()).toJson());
             } catch (PersistenceException e) {
-                Job raced = idempotencyKey == null ? null : store.findByIdempotencyKey(idempotencyKey).orElse(null);
+                Job raced = idempotencyKey == null ? null : store.findByIdempotencyKey(caller.tenant(), idempotencyKey).orElse(null);
                 if (raced == null) {
                     throw e;
                 }
@@ -269,7 +273,7 @@ public class JobResource {
                 throw new InvalidRequestException("cursor", "is not a cursor this API returned");
             }
         }
-        List<Job> jobs = store.list(filter, afterAt, afterId, size + 1);
+        List<Job> jobs = store.list(caller.tenant(), filter, afterAt, afterId, size + 1);
         String next = null;
         if (jobs.size() > size) {
             jobs = jobs.subList(0, size);
@@ -300,7 +304,7 @@ public class JobResource {
     @APIResponse(responseCode = "409", description = "The job has already finished (already_finished)",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
     public Response cancel(@PathParam("id") String id) {
-        UUID jobId = parseId(id);
+        UUID jobId = find(id).id;
         return switch (cancels.cancel(jobId)) {
             case CANCELLED -> Response.ok(view(find(id))).build();
             case REQUESTED -> Response.accepted(view(find(id))).build();
@@ -380,8 +384,9 @@ public class JobResource {
         return Integer.parseInt(index);
     }
 
-    private Job find(String id) {
-        return store.find(parseId(id)).orElseThrow(() -> new NotFoundException("no job " + id));
+    /** The caller's job {@code id}; another tenant's is a 404, as if it did not exist. */
+    Job find(String id) {
+        return store.find(caller.tenant(), parseId(id)).orElseThrow(() -> new NotFoundException("no job " + id));
     }
 
     static UUID parseId(String id) {

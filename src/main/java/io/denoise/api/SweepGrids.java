@@ -122,7 +122,7 @@ public class SweepGrids {
                 cells.add(cell(cell));
             }
             byte[] png = SweepGrid.render(plan, cells);
-            String key = ImageStore.sweepGridKey(sweepId);
+            String key = ImageStore.sweepGridKey(sweep.tenant, sweepId);
             images.put(key, png, "image/png");
             sweeps.gridStored(sweepId, key);
             LOG.infof("sweep %s: grid stored (%d cells, %d bytes)", sweepId, cells.size(), png.length);

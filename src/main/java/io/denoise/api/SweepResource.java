@@ -2,6 +2,7 @@ package io.denoise.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.denoise.auth.CurrentCaller;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.ModelCard;
 import io.denoise.jobs.Sweep;
@@ -98,6 +99,9 @@ public class SweepResource {
     @Inject
     SweepGrids grids;
 
+    @Inject
+    CurrentCaller caller;
+
     private final SecureRandom random = new SecureRandom();
 
     @POST
@@ -133,7 +137,7 @@ public class SweepResource {
             base.put("seed", new BigInteger(64, random).toString());
         }
         SweepPlan plan = new SweepPlan(base, asked.x(), asked.y());
-        String initKey = initImage == null ? null : ImageStore.sweepInitImageKey(id);
+        String initKey = initImage == null ? null : ImageStore.sweepInitImageKey(caller.tenant(), id);
         String topic = topics.jobs(model.name());
         List<SweepStore.Cell> cells = new ArrayList<>();
         for (int i = 0; i < plan.cells(); i++) {
@@ -153,7 +157,7 @@ public class SweepResource {
         }
         Sweep sweep;
         try {
-            sweep = sweeps.submit(id, model.name(), plan.toJson().toString(), plan.columns(), plan.rows(), topic, cells);
+            sweep = sweeps.submit(caller.tenant(), id, model.name(), plan.toJson().toString(), plan.columns(), plan.rows(), topic, cells);
         } catch (RuntimeException e) {
             if (initKey != null) {
                 images.deleteQuietly(initKey);
@@ -246,7 +250,7 @@ public class SweepResource {
 
     Sweep find(String id) {
         UUID sweepId = JobResource.parseId(id);
-        return sweeps.find(sweepId).orElseThrow(() -> new NotFoundException("no sweep " + id));
+        return sweeps.find(caller.tenant(), sweepId).orElseThrow(() -> new NotFoundException("no sweep " + id));
     }
 
     SweepView view(Sweep sweep) {

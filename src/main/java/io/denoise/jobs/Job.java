@@ -24,6 +24,9 @@ public class Job extends PanacheEntityBase {
     @Id
     public UUID id;
 
+    /** The tenant that submitted the job: the only one that sees it. */
+    public String tenant;
+
     public String model;
 
     @Enumerated(EnumType.STRING)

@@ -61,16 +61,17 @@ public class JobStore implements JobAttempts {
      * the transaction on its unique constraint; the caller looks the key up before and after.
      */
     @Transactional
-    public Job submit(UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
+    public Job submit(String tenant, UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
                       String topic, String recordPayload) {
-        return submit(id, model, params, idempotencyKey, requestHash, topic, recordPayload, null, null);
+        return submit(tenant, id, model, params, idempotencyKey, requestHash, topic, recordPayload, null, null);
     }
 
     /** {@link #submit} for a cell of a sweep (the sweep's row written first, in the same transaction). */
     @Transactional
-    Job submit(UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
+    Job submit(String tenant, UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
                String topic, String recordPayload, UUID sweepId, Integer sweepCell) {
         Job job = new Job();
+        job.tenant = tenant;
         job.sweepId = sweepId;
         job.sweepCell = sweepCell;
         job.id = id;
@@ -93,10 +94,10 @@ public class JobStore implements JobAttempts {
         return job;
     }
 
-    /** Finds a job by its idempotency key (after a concurrent submit with the same key won the race). */
+    /** Finds a tenant's job by its idempotency key (after a concurrent submit with the same key won the race). */
     @Transactional
-    public Optional<Job> findByIdempotencyKey(String key) {
-        return Job.find("idempotencyKey", key).firstResultOptional();
+    public Optional<Job> findByIdempotencyKey(String tenant, String key) {
+        return Job.find("tenant = ?1 and idempotencyKey = ?2", tenant, key).firstResultOptional();
     }
 
     /**
@@ -360,11 +361,18 @@ public class JobStore implements JobAttempts {
         return Job.findByIdOptional(id);
     }
 
-    /** A page of jobs, newest first, after the job {@code (afterCreatedAt, afterId)} when given. */
+    /** A job of {@code tenant}: another tenant's job is as absent as one that never existed. */
     @Transactional
-    public List<Job> list(JobStatus status, Instant afterCreatedAt, UUID afterId, int limit) {
-        StringBuilder where = new StringBuilder("1 = 1");
+    public Optional<Job> find(String tenant, UUID id) {
+        return Job.<Job>findByIdOptional(id).filter(job -> job.tenant.equals(tenant));
+    }
+
+    /** A page of a tenant's jobs, newest first, after the job {@code (afterCreatedAt, afterId)} when given. */
+    @Transactional
+    public List<Job> list(String tenant, JobStatus status, Instant afterCreatedAt, UUID afterId, int limit) {
+        StringBuilder where = new StringBuilder("tenant = :tenant");
         var params = new HashMap<String, Object>();
+        params.put("tenant", tenant);
         if (status != null) {
             where.append(" and status = :status");
             params.put("status", status);

@@ -22,6 +22,9 @@ public class Sweep extends PanacheEntityBase {
     @Id
     public UUID id;
 
+    /** The tenant that submitted the sweep: the only one that sees it (its cells are that tenant's jobs). */
+    public String tenant;
+
     public String model;
 
     /** {@code io.denoise.recipe.SweepPlan#toJson()}: the base recipe and the axes. */

@@ -28,9 +28,10 @@ public class SweepStore {
 
     /** Stores a sweep and every cell's QUEUED job and outbox record, all or nothing. */
     @Transactional
-    public Sweep submit(UUID id, String model, String planJson, int columns, int rows, String topic, List<Cell> cells) {
+    public Sweep submit(String tenant, UUID id, String model, String planJson, int columns, int rows, String topic, List<Cell> cells) {
         Sweep sweep = new Sweep();
         sweep.id = id;
+        sweep.tenant = tenant;
         sweep.model = model;
         sweep.plan = planJson;
         sweep.columns = columns;
@@ -40,7 +41,7 @@ public class SweepStore {
         em.flush();
         for (int i = 0; i < cells.size(); i++) {
             Cell cell = cells.get(i);
-            jobs.submit(cell.jobId(), model, cell.request(), null, null, topic, cell.recordPayload(), id, i);
+            jobs.submit(tenant, cell.jobId(), model, cell.request(), null, null, topic, cell.recordPayload(), id, i);
         }
         return sweep;
     }
@@ -48,6 +49,12 @@ public class SweepStore {
     @Transactional
     public Optional<Sweep> find(UUID id) {
         return Sweep.findByIdOptional(id);
+    }
+
+    /** A sweep of {@code tenant}: another tenant's is as absent as one that never existed. */
+    @Transactional
+    public Optional<Sweep> find(String tenant, UUID id) {
+        return Sweep.<Sweep>findByIdOptional(id).filter(sweep -> sweep.tenant.equals(tenant));
     }
 
     /** The sweep's cells' jobs, in cell order. */

@@ -35,24 +35,29 @@ public class ImageStore implements ImageBucket {
     private volatile MinioClient client;
     private volatile boolean bucketReady;
 
-    /** The key of image {@code index} of a job. */
-    public static String imageKey(UUID jobId, int index) {
-        return "jobs/" + jobId + "/" + index + ".png";
+    /** The key of image {@code index} of a job; every key is under its tenant's prefix. */
+    public static String imageKey(String tenant, UUID jobId, int index) {
+        return tenantPrefix(tenant) + "jobs/" + jobId + "/" + index + ".png";
     }
 
     /** The key of a job's init image. */
-    public static String initImageKey(UUID jobId) {
-        return "jobs/" + jobId + "/init";
+    public static String initImageKey(String tenant, UUID jobId) {
+        return tenantPrefix(tenant) + "jobs/" + jobId + "/init";
     }
 
     /** The key of a sweep's grid. */
-    public static String sweepGridKey(UUID sweepId) {
-        return "sweeps/" + sweepId + "/grid.png";
+    public static String sweepGridKey(String tenant, UUID sweepId) {
+        return tenantPrefix(tenant) + "sweeps/" + sweepId + "/grid.png";
     }
 
     /** The key of a sweep's init image, which every cell reads. */
-    public static String sweepInitImageKey(UUID sweepId) {
-        return "sweeps/" + sweepId + "/init";
+    public static String sweepInitImageKey(String tenant, UUID sweepId) {
+        return tenantPrefix(tenant) + "sweeps/" + sweepId + "/init";
+    }
+
+    /** Where a tenant's objects live: a bucket policy or a lifecycle rule can address one tenant. */
+    public static String tenantPrefix(String tenant) {
+        return "tenants/" + tenant + "/";
     }
 
     /**

@@ -178,7 +178,7 @@ public class JobRunner {
     private Outcome execute(Job job, String workerId) {
         GenerationRequest params = store.parameters(job);
         TextToImagePipeline pipeline = models.pipeline(job.model);
-        try (Attempt attempt = new Attempt(job.id, job.attempt)) {
+        try (Attempt attempt = new Attempt(job.id, job.tenant, job.attempt)) {
             LOG.infof("job %s attempt %d on %s: %s, %d steps", job.id, job.attempt, workerId, job.model,
                     params.numInferenceSteps());
             attempt.started();
@@ -218,6 +218,7 @@ public class JobRunner {
     private final class Attempt implements GenerationListener, AutoCloseable {
 
         private final UUID id;
+        private final String tenant;
         private final int number;
         private final long claimedAt = System.nanoTime();
         private final AtomicLong seq;
@@ -232,8 +233,9 @@ public class JobRunner {
         private final ScheduledFuture<?> leaseTicks;
         private final ScheduledFuture<?> progressTicks;
 
-        Attempt(UUID id, int number) {
+        Attempt(UUID id, String tenant, int number) {
             this.id = id;
+            this.tenant = tenant;
             this.number = number;
             this.seq = new AtomicLong((long) number << 20);
             cancels.register(id, cancellation);
@@ -292,7 +294,7 @@ public class JobRunner {
 
         @Override
         public void onImage(GeneratedImage image) {
-            String key = ImageStore.imageKey(id, image.index());
+            String key = ImageStore.imageKey(tenant, id, image.index());
             uploads.add(CompletableFuture.supplyAsync(() -> {
                 retrying("store image " + image.index(), () -> {
                     try {

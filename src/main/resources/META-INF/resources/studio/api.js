@@ -1,13 +1,28 @@
-// Every request the page makes goes through here, so credentials (a bearer key) can be added in one place.
+// Every request the page makes goes through here, so the API key is added in one place.
 
-/** Headers every request carries; a future API key goes here (Authorization: Bearer …). */
-export function authHeaders() {
-  return {};
+const KEY = 'denoise.apiKey';
+
+/** The API key this browser keeps (localStorage), or null. */
+export function apiKey() {
+  return localStorage.getItem(KEY);
 }
 
-/** fetch() with the page's headers. */
-export function api(path, options = {}) {
-  return fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+/** Keeps a key for the next requests (an empty one forgets it). */
+export function setApiKey(key) {
+  if (key) localStorage.setItem(KEY, key.trim()); else localStorage.removeItem(KEY);
+}
+
+/** Headers every request carries: Authorization: Bearer <key> once a key is kept. */
+export function authHeaders() {
+  const key = apiKey();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+/** fetch() with the page's headers; a 401 also tells the page (event 'denoise:unauthorized') to ask for a key. */
+export async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+  if (response.status === 401) window.dispatchEvent(new CustomEvent('denoise:unauthorized'));
+  return response;
 }
 
 /** The JSON body of a response, or an error carrying the API's error body (status, error, field, message). */

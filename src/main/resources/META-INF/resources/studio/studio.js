@@ -1,4 +1,4 @@
-import { api, json, followEvents } from './api.js';
+import { api, json, followEvents, apiKey, setApiKey } from './api.js';
 
 const $ = id => document.getElementById(id);
 const form = $('form');
@@ -13,12 +13,18 @@ let nextCursor = null;
 // ---------- models: defaults and limits ----------
 
 async function loadModels() {
+  const status = $('models-status');
   try {
     models = (await json(await api('/v1/models'))).models || [];
   } catch (e) {
     models = [];
+    if (e.status === 401) {
+      // asked for a key (see below); saving one loads the models again
+      status.textContent = 'Paste an API key above to start.';
+      status.hidden = false;
+      return;
+    }
   }
-  const status = $('models-status');
   if (!models.length) {
     status.textContent = 'No model is being served yet; waiting for a worker…';
     status.hidden = false;
@@ -404,6 +410,28 @@ function card(job) {
 
 $('refresh').addEventListener('click', () => loadGallery(false));
 $('more').addEventListener('click', () => loadGallery(true));
+
+// ---------- the API key ----------
+
+function askForKey(message) {
+  const form = $('key-form');
+  if (message) $('key-hint').textContent = message;
+  form.hidden = false;
+  $('api-key').focus();
+}
+
+window.addEventListener('denoise:unauthorized', () => askForKey(apiKey()
+  ? 'The service refused this key (unknown or revoked). Paste another one.'
+  : 'Every request needs a key. The local run writes one to .denoise/api-key; it stays in this browser only.'));
+$('change-key').addEventListener('click', e => { e.preventDefault(); askForKey(); });
+$('key-form').addEventListener('submit', e => {
+  e.preventDefault();
+  setApiKey($('api-key').value);
+  $('api-key').value = '';
+  $('key-form').hidden = true;
+  loadModels();
+  loadGallery(false);
+});
 
 loadModels();
 loadGallery(false);

@@ -1,6 +1,7 @@
 package io.denoise.stack;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -87,13 +88,15 @@ final class LocalRun {
             System.err.println("[stack] start failed: " + e.getMessage());
             System.exit(1);
         }
-        printEndpoints(stack);
+        Map<String, String> appConfig = appConfig(stack);
+        printEndpoints(stack, appConfig);
         if (command.isEmpty()) {
             System.out.println("Press Ctrl-C to stop.");
             new CountDownLatch(1).await();
         }
         try {
-            app.set(launchApp(command, stack.quarkusConfig()));
+            app.set(launchApp(command, appConfig));
+            announceKey(keyFile(stack), app.get());
         } catch (IOException e) {
             System.err.println("[stack] cannot start " + command + ": " + e.getMessage());
             System.exit(1);
@@ -148,7 +151,40 @@ final class LocalRun {
         }
     }
 
-    private static void printEndpoints(LocalStack stack) {
+    /**
+     * The stack's settings, plus the local run's own: the service listens on 127.0.0.1 only, and keeps the API key
+     * of tenant {@code local} in {@code <data-dir>/api-key} (created, mode 0600, on its first start).
+     */
+    static Map<String, String> appConfig(LocalStack stack) {
+        Map<String, String> config = new LinkedHashMap<>(stack.quarkusConfig());
+        config.put("quarkus.http.host", "127.0.0.1");
+        config.put("denoise.auth.local-key-file", keyFile(stack).toString());
+        return config;
+    }
+
+    /** Prints the key once the service has written it (on its first start), while the service runs. */
+    private static void announceKey(Path file, Process service) {
+        Thread t = new Thread(() -> {
+            try {
+                while (service.isAlive() && !Files.exists(file)) {
+                    Thread.sleep(250);
+                }
+                if (Files.exists(file)) {
+                    System.out.println("[stack] API key of tenant local (" + file + "): " + Files.readString(file).trim());
+                }
+            } catch (IOException | InterruptedException e) {
+                System.out.println("[stack] API key in " + file);
+            }
+        }, "announce-key");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    static Path keyFile(LocalStack stack) {
+        return stack.dataDir().resolve("api-key");
+    }
+
+    private static void printEndpoints(LocalStack stack, Map<String, String> appConfig) {
         System.out.println(READY);
         System.out.println("  Kafka       " + stack.kafkaBootstrap() + "  (KRaft, share groups on)");
         System.out.println("  PostgreSQL  " + stack.jdbcUrl() + "  user " + stack.dbUser() + " / " + stack.dbPassword());
@@ -157,6 +193,9 @@ final class LocalRun {
         System.out.println("  Logs        " + stack.dataDir().resolve("logs"));
         System.out.println("  pids        " + stack.pids());
         System.out.println("  Application environment:");
-        environment(stack.quarkusConfig()).forEach((k, v) -> System.out.println("    " + k + "=" + v));
+        environment(appConfig).forEach((k, v) -> System.out.println("    " + k + "=" + v));
+        Path key = keyFile(stack);
+        System.out.println("  API key     " + key + (Files.exists(key) ? "" : " (written by the service on its first start)")
+                + ": -H \"Authorization: Bearer $(cat " + key + ")\"");
     }
 }

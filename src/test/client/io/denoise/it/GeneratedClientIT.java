@@ -50,6 +50,8 @@ class GeneratedClientIT {
         ApiClient client = new ApiClient();
         client.updateBaseUri(app.uri("").toString());
         client.setReadTimeout(Duration.ofSeconds(30));
+        String key = app.apiKey();
+        client.setRequestInterceptor(request -> request.header("Authorization", "Bearer " + key));
         jobs = new JobsApi(client);
         models = new ModelsApi(client);
     }

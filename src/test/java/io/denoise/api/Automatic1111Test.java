@@ -8,6 +8,7 @@ import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -40,6 +41,10 @@ class Automatic1111Test {
     @TestHTTPResource("/")
     URL base;
 
+    @BeforeEach
+    void apiKey() {
+        TestKeys.useDefault();
+    }
     @Test
     void txt2imgAnswersTheSameImageBytesAsV1ForTheSameRecipeAndItsInfoCarriesTheSeeds() throws Exception {
         String id = given().contentType(ContentType.JSON)

@@ -5,6 +5,7 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
@@ -75,7 +76,8 @@ class EventStreamTest {
         return CompletableFuture.supplyAsync(() -> {
             try {
                 HttpRequest request = HttpRequest.newBuilder(URI.create(root + "v1/jobs/" + id + "/events"))
-                        .header("Accept", "text/event-stream").timeout(Duration.ofSeconds(60)).build();
+                        .header("Accept", "text/event-stream").header("Authorization", TestKeys.bearer())
+                        .timeout(Duration.ofSeconds(60)).build();
                 HttpResponse<InputStream> response = HttpClient.newHttpClient().send(request,
                         HttpResponse.BodyHandlers.ofInputStream());
                 assertEquals(200, response.statusCode());
@@ -95,6 +97,10 @@ class EventStreamTest {
         });
     }
 
+    @BeforeEach
+    void apiKey() {
+        TestKeys.useDefault();
+    }
     @Test
     void aJobFinishedWithoutItsTerminalEventStillEndsAnOpenStreamWithinTheIdleInterval() throws Exception {
         UUID id = runningJob();

@@ -13,6 +13,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import javax.imageio.ImageIO;
@@ -111,6 +112,10 @@ public class JobServiceTest {
         throw new AssertionError("job " + id + " is " + r.path("status") + ", not " + status + ": " + r.asString());
     }
 
+    @BeforeEach
+    void apiKey() {
+        TestKeys.useDefault();
+    }
     @Test
     void submittedJobSucceedsWithItsImagesInS3AndTheSeedsUsed() throws Exception {
         String id = submit("{\"prompt\":\"a red circle on a white background\",\"seed\":11,\"numImages\":2,\"numInferenceSteps\":5}");
@@ -167,7 +172,7 @@ public class JobServiceTest {
     private List<String[]> readSse(String id, String lastEventId) {
         try {
             HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(root + "v1/jobs/" + id + "/events"))
-                    .header("Accept", "text/event-stream").timeout(TIMEOUT);
+                    .header("Accept", "text/event-stream").header("Authorization", TestKeys.bearer()).timeout(TIMEOUT);
             if (lastEventId != null) {
                 request.header("Last-Event-ID", lastEventId);
             }

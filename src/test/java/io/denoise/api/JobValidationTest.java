@@ -9,6 +9,7 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -38,6 +39,10 @@ class JobValidationTest {
     /** A PNG whose header declares 100000 × 100000 pixels. */
     private static final String HUGE_PNG = "iVBORw0KGgoAAAANSUhEUgABhqAAAYagCAIAAAAnMJyfAAAAC0lEQVR4nGNggAEAAAoAAX+AdF4AAAAASUVORK5CYII=";
 
+    @BeforeEach
+    void apiKey() {
+        TestKeys.useDefault();
+    }
     @ParameterizedTest(name = "{0} → 400 on {1}")
     @CsvSource(delimiter = '|', textBlock = """
             {"prompt":"x","model":"no-such-model"}                       | model             | unknown model

@@ -26,6 +26,10 @@ class OpenApiDocumentTest {
     private JsonNode doc;
 
     @BeforeEach
+    void apiKey() {
+        TestKeys.useDefault();
+    }
+    @BeforeEach
     void load() throws Exception {
         doc = JSON.readTree(given().accept(ContentType.JSON).get("/q/openapi?format=json").then().statusCode(200)
                 .extract().asString());

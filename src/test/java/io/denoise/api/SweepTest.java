@@ -9,6 +9,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -89,6 +90,10 @@ class SweepTest {
         return ImageIO.read(new ByteArrayInputStream(png));
     }
 
+    @BeforeEach
+    void apiKey() {
+        TestKeys.useDefault();
+    }
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
             "{\"x\":{\"field\":\"guidanceScale\",\"values\":[1]}}                                     | base       | is required",
@@ -235,7 +240,8 @@ class SweepTest {
                 + "\"x\":{\"field\":\"eta\",\"values\":[0,0.5,1]},\"y\":{\"field\":\"scheduler\",\"values\":[\"ddim\"]}}");
         String id = accepted.then().statusCode(202).extract().path("id");
         HttpRequest request = HttpRequest.newBuilder(URI.create(root + "v1/sweeps/" + id + "/events"))
-                .header("Accept", "text/event-stream").timeout(Duration.ofSeconds(90)).build();
+                .header("Accept", "text/event-stream").header("Authorization", TestKeys.bearer())
+                .timeout(Duration.ofSeconds(90)).build();
         HttpResponse<InputStream> response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofInputStream());
         assertEquals(200, response.statusCode());
         List<String> names = new ArrayList<>();

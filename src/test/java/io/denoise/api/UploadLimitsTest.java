@@ -5,6 +5,7 @@ import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.Base64;
@@ -31,6 +32,10 @@ class UploadLimitsTest {
         return Png.encode(side, side, rgb, Map.of());
     }
 
+    @BeforeEach
+    void apiKey() {
+        TestKeys.useDefault();
+    }
     @Test
     void anUploadTheApiAcceptsTheWorkerRunsToo() throws Exception {
         byte[] png = noisePng(1700);

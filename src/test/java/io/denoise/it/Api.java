@@ -62,7 +62,7 @@ final class Api {
         Instant at = Instant.now();
         long t0 = System.nanoTime();
         try {
-            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri("/v1/jobs")).timeout(timeout)
+            HttpResponse<String> r = HTTP.send(app.request("/v1/jobs").timeout(timeout)
                     .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                     HttpResponse.BodyHandlers.ofString());
             Duration took = Duration.ofNanos(System.nanoTime() - t0);
@@ -86,7 +86,7 @@ final class Api {
      */
     Optional<JsonNode> tryJob(String id) {
         try {
-            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri("/v1/jobs/" + id)).timeout(Duration.ofSeconds(10))
+            HttpResponse<String> r = HTTP.send(app.request("/v1/jobs/" + id).timeout(Duration.ofSeconds(10))
                     .build(), HttpResponse.BodyHandlers.ofString());
             return r.statusCode() == 200 ? Optional.of(JSON.readTree(r.body())) : Optional.empty();
         } catch (IOException e) {
@@ -103,13 +103,13 @@ final class Api {
      * @return the HTTP status and the body
      */
     HttpResponse<byte[]> image(String id, int index) throws IOException, InterruptedException {
-        return HTTP.send(HttpRequest.newBuilder(app.uri("/v1/jobs/" + id + "/images/" + index)).timeout(Duration.ofSeconds(10))
+        return HTTP.send(app.request("/v1/jobs/" + id + "/images/" + index).timeout(Duration.ofSeconds(10))
                 .build(), HttpResponse.BodyHandlers.ofByteArray());
     }
 
     /** Submits a job and returns its id. */
     String submit(String body) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri("/v1/jobs"))
+        HttpResponse<String> r = HTTP.send(app.request("/v1/jobs")
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 202) {
@@ -120,7 +120,7 @@ final class Api {
 
     /** POSTs JSON to a path and returns the answer's body as JSON, failing unless the answer is a 202. */
     JsonNode post(String path, String body) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri(path))
+        HttpResponse<String> r = HTTP.send(app.request(path)
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 202) {
@@ -131,12 +131,12 @@ final class Api {
 
     /** GETs a path and returns the answer's body as JSON. */
     JsonNode get(String path) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HTTP.send(app.request(path).build(), HttpResponse.BodyHandlers.ofString());
         return JSON.readTree(r.body());
     }
 
     JsonNode job(String id) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(app.uri("/v1/jobs/" + id)).build(),
+        HttpResponse<String> r = HTTP.send(app.request("/v1/jobs/" + id).build(),
                 HttpResponse.BodyHandlers.ofString());
         return JSON.readTree(r.body());
     }

@@ -27,13 +27,15 @@ final class AppProcess implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path log;
+    private final Path keyFile;
     private final List<String> command;
     private final Map<String, String> environment;
 
-    private AppProcess(Process process, int port, Path log, List<String> command, Map<String, String> environment) {
+    private AppProcess(Process process, int port, Path log, Path keyFile, List<String> command, Map<String, String> environment) {
         this.process = process;
         this.port = port;
         this.log = log;
+        this.keyFile = keyFile;
         this.command = command;
         this.environment = environment;
     }
@@ -51,6 +53,9 @@ final class AppProcess implements AutoCloseable {
         config.put("denoise.api.default-model", "tiny-random");
         config.put("denoise.models.device", "cpu");
         config.put("denoise.models.intra-op-threads", "1");
+        // as in the local run: the API role creates a key of tenant local there on first start (one per stack)
+        Path keyFile = stack.dataDir().resolve("api-key").toAbsolutePath();
+        config.put("denoise.auth.local-key-file", keyFile.toString());
         config.putAll(extra);
         config.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add("-jar");
@@ -59,7 +64,7 @@ final class AppProcess implements AutoCloseable {
         Path log = Path.of("target", "it-logs", name + ".log");
         Files.createDirectories(log.getParent());
         Files.deleteIfExists(log);
-        return launch(command, environment, port, log, waitReady);
+        return launch(command, environment, port, log, keyFile, waitReady);
     }
 
     /**
@@ -73,21 +78,35 @@ final class AppProcess implements AutoCloseable {
         if (process.isAlive()) {
             throw new IllegalStateException("pid " + process.pid() + " still runs");
         }
-        return launch(command, environment, port, log, waitReady);
+        return launch(command, environment, port, log, keyFile, waitReady);
     }
 
     private static AppProcess launch(List<String> command, Map<String, String> environment, int port, Path log,
-            boolean waitReady) throws IOException, InterruptedException {
+            Path keyFile, boolean waitReady) throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         builder.environment().putAll(environment);
-        AppProcess app = new AppProcess(builder.start(), port, log, command, environment);
+        AppProcess app = new AppProcess(builder.start(), port, log, keyFile, command, environment);
         app.await(waitReady ? "/q/health/ready" : "/q/health/live", Duration.ofSeconds(120));
         return app;
     }
 
     URI uri(String path) {
         return URI.create("http://localhost:" + port + path);
+    }
+
+    /** The key of tenant local that the stack's API role wrote on its first start. */
+    String apiKey() {
+        try {
+            return Files.readString(keyFile).trim();
+        } catch (IOException e) {
+            throw new IllegalStateException("no API key in " + keyFile + " (has an api role started on this stack?)", e);
+        }
+    }
+
+    /** A request to {@code path} carrying the API key. */
+    HttpRequest.Builder request(String path) {
+        return HttpRequest.newBuilder(uri(path)).header("Authorization", "Bearer " + apiKey());
     }
 
     long pid() {

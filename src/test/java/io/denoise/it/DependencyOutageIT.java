@@ -44,8 +44,8 @@ class DependencyOutageIT {
                 db.blackhole();
                 for (int i = 0; i < 3; i++) {
                     assertUnavailable(app, post(app, "{\"prompt\":\"a blue circle\",\"numInferenceSteps\":2}"), "database_unavailable");
-                    assertUnavailable(app, HttpRequest.newBuilder().GET().uri(app.uri("/v1/jobs/" + before)), "database_unavailable");
-                    assertUnavailable(app, HttpRequest.newBuilder().GET().uri(app.uri("/v1/jobs")), "database_unavailable");
+                    assertUnavailable(app, app.request("/v1/jobs/" + before).GET(), "database_unavailable");
+                    assertUnavailable(app, app.request("/v1/jobs").GET(), "database_unavailable");
                 }
                 db.open();
 
@@ -62,7 +62,7 @@ class DependencyOutageIT {
     }
 
     private static HttpRequest.Builder post(AppProcess app, String body) {
-        return HttpRequest.newBuilder(app.uri("/v1/jobs")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+        return app.request("/v1/jobs").header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
     }
 
     private static void assertUnavailable(AppProcess app, HttpRequest.Builder request, String error) throws Exception {

@@ -38,7 +38,7 @@ class ExportedModelServingIT {
                      "denoise.models.dir", models.toAbsolutePath().toString(),
                      "denoise.models.serve", "shapes,tiny-sd",
                      "denoise.api.default-model", "shapes"), true)) {
-            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(app.uri("/v1/models")).build(),
+            HttpResponse<String> r = HttpClient.newHttpClient().send(app.request("/v1/models").build(),
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode());
             JsonNode tinySd = null;

@@ -239,7 +239,7 @@ public final class ServiceBenchmark {
     static void throughput(AppProcess app, int seconds, int rate) throws Exception {
         ExecutorService io = Executors.newFixedThreadPool(2);
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(io).build();
-        HttpRequest request = HttpRequest.newBuilder(app.uri("/v1/jobs")).header("Content-Type", "application/json")
+        HttpRequest request = app.request("/v1/jobs").header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}")).build();
         int warmup = 3 * rate;
         int total = warmup + seconds * rate;

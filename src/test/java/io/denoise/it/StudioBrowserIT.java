@@ -105,6 +105,14 @@ class StudioBrowserIT {
     void openThePage() {
         browser.manage().window().setSize(new Dimension(1280, 1200));
         browser.get("http://127.0.0.1:" + gate.port() + "/");
+        waitFor(Duration.ofSeconds(30), "the page to ask for a key or to load the models", () -> byId("key-form").isDisplayed()
+                || new Select(byId("model")).getOptions().stream().anyMatch(o -> o.getText().equals("shapes")));
+        if (byId("key-form").isDisplayed()) {
+            // the first visit: every request was refused (401), the page asks for a key and keeps it from then on
+            assertTrue(byId("models-status").getText().contains("API key"), byId("models-status").getText());
+            byId("api-key").sendKeys(app.apiKey());
+            byId("save-key").click();
+        }
         waitFor(Duration.ofSeconds(30), "the models to load", () -> new Select(byId("model")).getOptions().stream()
                 .anyMatch(o -> o.getText().equals("shapes")));
     }

@@ -11,7 +11,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -128,7 +127,7 @@ class WorkerFailoverIT {
     }
 
     private static void delete(String id) throws Exception {
-        HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(api.uri("/v1/jobs/" + id).toString())).DELETE().build(),
+        HttpClient.newHttpClient().send(api.request("/v1/jobs/" + id).DELETE().build(),
                 HttpResponse.BodyHandlers.discarding());
     }
 }

@@ -1,5 +1,6 @@
 package io.denoise.jobs;
 
+import io.denoise.api.TestKeys;
 import io.denoise.api.JobServiceTest;
 import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -35,7 +36,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @QuarkusTestResource(StackTestResource.class)
 class JobRecoveryTest {
 
-
     @ConfigProperty(name = "quarkus.datasource.jdbc.url")
     String jdbcUrl;
 
@@ -50,6 +50,7 @@ class JobRecoveryTest {
     /** A job that ran normally: the group's start offset is past offset 0 and its parameters are a template. */
     @BeforeEach
     void runOneJob() throws Exception {
+        TestKeys.useDefault();
         template = given().contentType(ContentType.JSON).body("{\"prompt\":\"a red circle\",\"numInferenceSteps\":2,\"seed\":4}")
                 .post("/v1/jobs").then().statusCode(202).extract().path("id");
         awaitStatus(template, "SUCCEEDED");

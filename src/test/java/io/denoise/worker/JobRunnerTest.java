@@ -107,7 +107,7 @@ class JobRunnerTest {
         Job job = store.queued(2);
         assertEquals(JobRunner.Outcome.ACCEPT, runner().run(job.id, "w1", 1));
         assertEquals(JobStatus.SUCCEEDED, job.status);
-        assertEquals(List.of(ImageStore.imageKey(job.id, 0), ImageStore.imageKey(job.id, 1)), List.copyOf(bucket.objects.keySet()).stream().sorted().toList());
+        assertEquals(List.of(ImageStore.imageKey("local", job.id, 0), ImageStore.imageKey("local", job.id, 1)), List.copyOf(bucket.objects.keySet()).stream().sorted().toList());
         List<String> types = events.typesEndingWith(job.id, JobEvent.SUCCEEDED);
         assertEquals(JobEvent.STARTED, types.get(0));
         assertEquals(JobEvent.SUCCEEDED, types.get(types.size() - 1));
@@ -311,6 +311,7 @@ class JobRunnerTest {
         Job queued(int numImages) {
             Job job = new Job();
             job.id = UUID.randomUUID();
+            job.tenant = "local";
             job.model = "tiny-random";
             job.status = JobStatus.QUEUED;
             job.createdAt = Instant.now();
