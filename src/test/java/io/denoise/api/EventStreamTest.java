@@ -53,9 +53,10 @@ class EventStreamTest {
         UUID id = UUID.randomUUID();
         try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
              PreparedStatement insert = db.prepareStatement("""
-                     insert into job (id, model, status, params, attempt, total_steps, created_at, started_at)
-                     values (?, 'tiny-random', 'RUNNING', '{}'::jsonb, 1, 2, now(), now())""")) {
+                     insert into job (id, tenant, model, status, params, attempt, total_steps, created_at, started_at)
+                     values (?, ?, 'tiny-random', 'RUNNING', '{}'::jsonb, 1, 2, now(), now())""")) {
             insert.setObject(1, id);
+            insert.setString(2, TestKeys.TENANT);
             insert.executeUpdate();
         }
         return id;

@@ -127,7 +127,7 @@ public class JobServiceTest {
         byte[] viaApi = given().get("/v1/jobs/" + id + "/images/1").then().statusCode(200)
                 .contentType("image/png").extract().asByteArray();
         MinioClient s3 = MinioClient.builder().endpoint(s3Endpoint).credentials(s3AccessKey, s3SecretKey).build();
-        try (InputStream in = s3.getObject(GetObjectArgs.builder().bucket("denoise").object("jobs/" + id + "/1.png").build())) {
+        try (InputStream in = s3.getObject(GetObjectArgs.builder().bucket("denoise").object("tenants/" + TestKeys.TENANT + "/jobs/" + id + "/1.png").build())) {
             assertArrayEquals(in.readAllBytes(), viaApi, () -> "API returned " + new String(viaApi, StandardCharsets.ISO_8859_1));
         }
         BufferedImage image = ImageIO.read(new ByteArrayInputStream(viaApi));
@@ -292,9 +292,10 @@ public class JobServiceTest {
         UUID id = UUID.randomUUID();
         try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
              PreparedStatement insert = db.prepareStatement("""
-                     insert into job (id, model, status, params, total_steps, created_at)
-                     values (?, 'tiny-random', 'QUEUED', '{}'::jsonb, 2, now())""")) {
+                     insert into job (id, tenant, model, status, params, total_steps, created_at)
+                     values (?, ?, 'tiny-random', 'QUEUED', '{}'::jsonb, 2, now())""")) {
             insert.setObject(1, id);
+            insert.setString(2, TestKeys.TENANT);
             insert.executeUpdate();
         }
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap),

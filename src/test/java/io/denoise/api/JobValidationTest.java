@@ -147,7 +147,7 @@ class JobValidationTest {
     private long initImages() throws Exception {
         MinioClient s3 = MinioClient.builder().endpoint(s3Endpoint).credentials(s3AccessKey, s3SecretKey).build();
         long n = 0;
-        for (Result<Item> item : s3.listObjects(ListObjectsArgs.builder().bucket("denoise").prefix("jobs/").recursive(true).build())) {
+        for (Result<Item> item : s3.listObjects(ListObjectsArgs.builder().bucket("denoise").prefix("tenants/").recursive(true).build())) {
             if (item.get().objectName().endsWith("/init")) {
                 n++;
             }

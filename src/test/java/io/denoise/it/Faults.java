@@ -314,8 +314,8 @@ final class Faults {
         if (!indices.stream().sorted().toList().equals(expected)) {
             problems.add("API lists images " + indices + ", expected " + expected);
         }
-        List<String> keys = objects(s3, "jobs/" + id + "/");
-        List<String> expectedKeys = expected.stream().map(n -> "jobs/" + id + "/" + n + ".png").toList();
+        List<String> keys = objects(s3, "tenants/local/jobs/" + id + "/");
+        List<String> expectedKeys = expected.stream().map(n -> "tenants/local/jobs/" + id + "/" + n + ".png").toList();
         if (!keys.equals(expectedKeys)) {
             problems.add("S3 holds " + keys + ", expected " + expectedKeys);
         }

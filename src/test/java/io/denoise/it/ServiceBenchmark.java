@@ -317,7 +317,7 @@ public final class ServiceBenchmark {
                     retried++;
                 }
                 int objects = 0;
-                for (Result<Item> item : s3.listObjects(ListObjectsArgs.builder().bucket("denoise").prefix("jobs/" + id + "/").build())) {
+                for (Result<Item> item : s3.listObjects(ListObjectsArgs.builder().bucket("denoise").prefix("tenants/local/jobs/" + id + "/").build())) {
                     item.get();
                     objects++;
                 }

@@ -85,7 +85,7 @@ class WorkerFailoverIT {
         JsonNode done = client.awaitStatus(id, "SUCCEEDED", Duration.ofSeconds(180));
         assertEquals(2, done.path("attempt").asInt());
         assertNotEquals(victim, done.path("worker").asText());
-        assertEquals(List.of("jobs/" + id + "/0.png", "jobs/" + id + "/1.png"), objects("jobs/" + id + "/"));
+        assertEquals(List.of("tenants/local/jobs/" + id + "/0.png", "tenants/local/jobs/" + id + "/1.png"), objects("tenants/local/jobs/" + id + "/"));
         assertEquals("77", done.path("images").get(0).path("seed").asText());
     }
 
@@ -102,7 +102,7 @@ class WorkerFailoverIT {
         assertTrue(seconds < 15, "taken over " + seconds + " s after SIGTERM, before the 15 s lease could expire");
         JsonNode done = client.awaitStatus(id, "SUCCEEDED", Duration.ofSeconds(180));
         assertNotEquals(leaving, done.path("worker").asText());
-        assertEquals(List.of("jobs/" + id + "/0.png", "jobs/" + id + "/1.png"), objects("jobs/" + id + "/"));
+        assertEquals(List.of("tenants/local/jobs/" + id + "/0.png", "tenants/local/jobs/" + id + "/1.png"), objects("tenants/local/jobs/" + id + "/"));
     }
 
     /** Waits until the job has run a few steps and returns the worker running it. */

@@ -143,9 +143,9 @@ class JobRecoveryTest {
     private UUID strand(String status, int attempt, String leaseUntil, long offset) throws Exception {
         UUID id = UUID.randomUUID();
         try (Connection db = db(); PreparedStatement insert = db.prepareStatement("""
-                insert into job (id, model, status, params, total_steps, created_at, attempt, lease_until,
+                insert into job (id, tenant, model, status, params, total_steps, created_at, attempt, lease_until,
                                  dispatched_at, record_partition, record_offset, started_at)
-                select ?, model, ?, params, total_steps, now() - interval '1 hour', ?, %s,
+                select ?, tenant, model, ?, params, total_steps, now() - interval '1 hour', ?, %s,
                        now() - interval '1 hour', 0, ?, case when ? = 'RUNNING' then now() - interval '1 hour' end
                   from job where id = ?""".formatted(leaseUntil == null ? "null" : leaseUntil))) {
             insert.setObject(1, id);
