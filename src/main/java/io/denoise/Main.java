@@ -28,7 +28,10 @@ public final class Main {
             // the application without its roles: no HTTP port, no consumer, no model; only the database
             System.setProperty("denoise.roles", "cli");
             System.setProperty("quarkus.http.host-enabled", "false");
+            // stdout carries only what the command prints (a script takes the key from it); logs go to stderr
             System.setProperty("quarkus.log.level", "WARN");
+            System.setProperty("quarkus.log.console.stderr", "true");
+            System.setProperty("quarkus.banner.enabled", "false");
             System.setProperty("mp.messaging.incoming." + Topics.CONTROL_IN + ".enabled", "false");
             System.setProperty("mp.messaging.incoming." + Topics.EVENTS_IN + ".enabled", "false");
             Quarkus.run(KeysCommand.class, Arrays.copyOfRange(args, 1, args.length));

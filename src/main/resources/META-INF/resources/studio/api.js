@@ -25,6 +25,28 @@ export async function api(path, options = {}) {
   return response;
 }
 
+const OBJECT_URLS = 200;
+const objectUrls = new Map();  // API path → object URL, oldest first
+
+/**
+ * An object URL for an image the API serves, since an <img> or a download link cannot send the key: fetched once
+ * per path, the newest 200 kept (older ones are revoked).
+ */
+export async function imageUrl(path) {
+  const known = objectUrls.get(path);
+  if (known) return known;
+  const response = await api(path);
+  if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}`), { status: response.status });
+  const url = URL.createObjectURL(await response.blob());
+  objectUrls.set(path, url);
+  if (objectUrls.size > OBJECT_URLS) {
+    const [oldest, stale] = objectUrls.entries().next().value;
+    objectUrls.delete(oldest);
+    URL.revokeObjectURL(stale);
+  }
+  return url;
+}
+
 /** The JSON body of a response, or an error carrying the API's error body (status, error, field, message). */
 export async function json(response) {
   const text = await response.text();

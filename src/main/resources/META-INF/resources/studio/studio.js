@@ -1,4 +1,4 @@
-import { api, json, followEvents, apiKey, setApiKey } from './api.js';
+import { api, json, followEvents, apiKey, setApiKey, imageUrl } from './api.js';
 
 const $ = id => document.getElementById(id);
 const form = $('form');
@@ -245,7 +245,7 @@ function result(job, image) {
   const figure = document.createElement('figure');
   figure.className = 'result';
   const img = document.createElement('img');
-  img.src = image.url;
+  show(img, 'src', image.url);
   img.alt = `${p.prompt} (seed ${image.seed})`;
   img.width = p.width;
   img.height = p.height;
@@ -256,7 +256,7 @@ function result(job, image) {
   const actions = document.createElement('div');
   actions.className = 'actions';
   const download = document.createElement('a');
-  download.href = image.url;
+  show(download, 'href', image.url);
   download.download = `denoise-${job.id.slice(0, 8)}-${image.index}.png`;
   download.textContent = 'Download';
   download.className = 'button ghost small';
@@ -266,6 +266,12 @@ function result(job, image) {
   caption.append(seed, actions);
   figure.append(img, caption);
   return figure;
+}
+
+/** Points an element's attribute at an API image (fetched with the key); data-src keeps the API path. */
+function show(el, attribute, path) {
+  el.dataset.src = path;
+  imageUrl(path).then(url => { el[attribute] = url; }).catch(() => el.classList.add('broken'));
 }
 
 function button(text, onClick) {
@@ -377,8 +383,7 @@ function card(job) {
   if (job.images?.length) {
     for (const image of job.images.slice(0, 4)) {
       const img = document.createElement('img');
-      img.loading = 'lazy';
-      img.src = image.url;
+      show(img, 'src', image.url);
       img.alt = `${p.prompt} (seed ${image.seed})`;
       thumbs.append(img);
     }

@@ -142,7 +142,9 @@ class StudioBrowserIT {
         assertEquals(PROMPT + " (seed 74)", image.getAttribute("alt"));
         waitFor(Duration.ofSeconds(10), "the image to load", () -> ((Number) js("return arguments[0].naturalWidth", image)).intValue() == 64);
         String job = run().getAttribute("data-job");
-        assertEquals("/v1/jobs/" + job + "/images/0", browser.findElement(By.cssSelector("#results figure a[download]")).getDomAttribute("href"));
+        WebElement download = browser.findElement(By.cssSelector("#results figure a[download]"));
+        assertEquals("/v1/jobs/" + job + "/images/0", download.getDomAttribute("data-src"));
+        waitFor(Duration.ofSeconds(10), "the download link", () -> String.valueOf(download.getDomAttribute("href")).startsWith("blob:"));
         assertEquals(job, browser.findElement(By.cssSelector("#gallery-grid .tile")).getAttribute("data-job"), "newest first");
         assertEquals(40, api.job(job).path("progress").path("step").asInt());
         screenshot("generate-result");
