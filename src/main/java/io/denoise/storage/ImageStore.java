@@ -33,6 +33,7 @@ public class ImageStore implements ImageBucket {
     StorageConfig config;
 
     private volatile MinioClient client;
+    private volatile MinioClient signer;
     private volatile boolean bucketReady;
 
     /** The key of image {@code index} of a job; every key is under its tenant's prefix. */
@@ -108,10 +109,10 @@ public class ImageStore implements ImageBucket {
         }
     }
 
-    /** A time-limited GET URL for an object. */
+    /** A time-limited GET URL for an object, at {@link StorageConfig#publicEndpoint()} when set. */
     public String presignedGet(String key, int seconds) throws StorageException {
         try {
-            return client().getPresignedObjectUrl(GetPresignedObjectUrlArgs.builder().method(Method.GET)
+            return signer().getPresignedObjectUrl(GetPresignedObjectUrlArgs.builder().method(Method.GET)
                     .bucket(config.bucket()).object(key).expiry(seconds, TimeUnit.SECONDS).build());
         } catch (Exception e) {
             throw new StorageException("cannot sign " + key, e);
@@ -138,6 +139,24 @@ public class ImageStore implements ImageBucket {
         } catch (Exception e) {
             throw new StorageException("cannot create bucket " + config.bucket(), e);
         }
+    }
+
+    /** The client that signs URLs: one for the public endpoint (signing is local: the region is given), else {@link #client()}. */
+    private MinioClient signer() {
+        if (config.publicEndpoint().isEmpty()) {
+            return client();
+        }
+        MinioClient s = signer;
+        if (s == null) {
+            synchronized (this) {
+                if (signer == null) {
+                    signer = MinioClient.builder().endpoint(config.publicEndpoint().get())
+                            .credentials(config.accessKey(), config.secretKey()).region(config.region()).build();
+                }
+                s = signer;
+            }
+        }
+        return s;
     }
 
     private MinioClient client() {

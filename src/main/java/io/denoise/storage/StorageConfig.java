@@ -4,6 +4,7 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
 import java.time.Duration;
+import java.util.Optional;
 
 /** The S3-compatible image store (MinIO in production). */
 @ConfigMapping(prefix = "denoise.storage")
@@ -11,6 +12,12 @@ public interface StorageConfig {
 
     /** Endpoint URL, e.g. {@code http://minio:9000}. */
     String endpoint();
+
+    /**
+     * The endpoint clients reach the store at, for presigned URLs (e.g. {@code https://images.example.com}), when it
+     * is not {@link #endpoint()} (a cluster-internal name). Signing needs no connection to it.
+     */
+    Optional<String> publicEndpoint();
 
     /** Access key. */
     String accessKey();
