@@ -1,6 +1,7 @@
 package io.denoise.api;
 
 import io.denoise.jobs.JobStore;
+import io.denoise.jobs.Quotas;
 import io.denoise.recipe.InvalidRequestException;
 import io.denoise.storage.ImageStore;
 import jakarta.inject.Inject;
@@ -41,6 +42,12 @@ public class ApiExceptionMappers {
     @ServerExceptionMapper
     public Response invalidField(InvalidRequestException e) {
         return json(Response.Status.BAD_REQUEST, ErrorBody.invalid(e.field(), e.rule()));
+    }
+
+    @ServerExceptionMapper
+    public Response quotaExceeded(Quotas.QuotaExceededException e) {
+        return Response.status(Response.Status.TOO_MANY_REQUESTS).type(MediaType.APPLICATION_JSON_TYPE)
+                .header("Retry-After", e.retryAfterSeconds()).entity(ErrorBody.of(e.error(), e.getMessage())).build();
     }
 
     @ServerExceptionMapper

@@ -56,17 +56,23 @@ public class JobStore implements JobAttempts {
     @Inject
     Event<OutboxWritten> outboxWritten;
 
+    @Inject
+    Quotas quotas;
+
     /**
-     * Stores a new QUEUED job and its outbox record in one transaction. An idempotency key already taken fails
-     * the transaction on its unique constraint; the caller looks the key up before and after.
+     * Stores a new QUEUED job and its outbox record in one transaction, if the tenant's quotas admit it
+     * ({@link Quotas.QuotaExceededException} otherwise, and nothing is stored). An idempotency key already taken
+     * fails the transaction on its unique constraint; the caller looks the key up before and after.
      */
     @Transactional
     public Job submit(String tenant, UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
                       String topic, String recordPayload) {
-        return submit(tenant, id, model, params, idempotencyKey, requestHash, topic, recordPayload, null, null);
+        Job job = submit(tenant, id, model, params, idempotencyKey, requestHash, topic, recordPayload, null, null);
+        quotas.admit(tenant, 1);
+        return job;
     }
 
-    /** {@link #submit} for a cell of a sweep (the sweep's row written first, in the same transaction). */
+    /** {@link #submit} for a cell of a sweep (the sweep's row written first, in the same transaction), not yet admitted. */
     @Transactional
     Job submit(String tenant, UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
                String topic, String recordPayload, UUID sweepId, Integer sweepCell) {

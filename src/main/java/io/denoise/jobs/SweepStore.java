@@ -26,7 +26,10 @@ public class SweepStore {
     @Inject
     JobStore jobs;
 
-    /** Stores a sweep and every cell's QUEUED job and outbox record, all or nothing. */
+    @Inject
+    Quotas quotas;
+
+    /** Stores a sweep and every cell's QUEUED job and outbox record, all or nothing, if the tenant's quotas admit them all. */
     @Transactional
     public Sweep submit(String tenant, UUID id, String model, String planJson, int columns, int rows, String topic, List<Cell> cells) {
         Sweep sweep = new Sweep();
@@ -43,6 +46,7 @@ public class SweepStore {
             Cell cell = cells.get(i);
             jobs.submit(tenant, cell.jobId(), model, cell.request(), null, null, topic, cell.recordPayload(), id, i);
         }
+        quotas.admit(tenant, cells.size());
         return sweep;
     }
 

@@ -62,9 +62,12 @@ public final class ServiceBenchmark {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
         String model = opts.get("model");
+        // quotas stay on, set above what the benchmark offers
         Map<String, String> modelConfig = Map.of("denoise.models.serve", model, "denoise.api.default-model", model,
                 "denoise.models.intra-op-threads", opts.get("intra-op-threads"),
-                "denoise.worker.max-batch-jobs", opts.get("max-batch-jobs"));
+                "denoise.worker.max-batch-jobs", opts.get("max-batch-jobs"),
+                "denoise.quotas.submit-rate", "100000", "denoise.quotas.submit-burst", "100000",
+                "denoise.quotas.max-active-jobs", "1000000");
         Path data = Path.of("target", "stack-bench", "run-" + System.currentTimeMillis());
         try (LocalStack stack = LocalStack.builder().dataDir(data).build().start()) {
             try (AppProcess app = AppProcess.start("bench-app", stack, "api,worker", modelConfig, true)) {
