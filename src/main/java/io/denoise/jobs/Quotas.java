@@ -9,10 +9,11 @@ import java.util.List;
 
 /**
  * Admission by tenant, inside the submit's transaction, after its rows are written: first the submit rate (a token
- * bucket row per tenant, refilled by elapsed time in one statement), then the jobs queued or running, counted under a
- * per-tenant transaction lock, so two submits of one tenant are admitted one after the other on any replica and the
- * count is exact. A refusal rolls the whole submit back (its token too). The lock is held only from the count to
- * the commit.
+ * bucket row per tenant, refilled by elapsed time in one statement), then the jobs queued or running, which a
+ * trigger keeps in the tenant's {@code tenant_usage} row on every write that moves a job in or out of QUEUED and
+ * RUNNING. The job's insert locks that row until the submit commits, so two submits of one tenant are admitted one
+ * after the other on any replica and the count is exact, at the cost of one row read. A refusal rolls the whole
+ * submit back (its token and its count too).
  */
 @ApplicationScoped
 public class Quotas {
@@ -78,10 +79,9 @@ public class Quotas {
                     : new QuotaExceededException("rate_limited", "tenant " + tenant + " submits more than " + rate
                             + " jobs per second (burst " + burst + ")", Math.max(1, wait)));
         }
-        em.createNativeQuery("select pg_advisory_xact_lock(hashtextextended(:tenant, 32))")
-                .setParameter("tenant", tenant).getSingleResult();
-        long active = ((Number) em.createNativeQuery(
-                        "select count(*) from job where tenant = :tenant and status in ('QUEUED', 'RUNNING')")
+        // the job's insert made the trigger count it in tenant_usage, whose row this transaction now holds locked
+        // until it commits: the next submit of this tenant, on any replica, reads the count after this one's
+        long active = ((Number) em.createNativeQuery("select active from tenant_usage where tenant = :tenant")
                 .setParameter("tenant", tenant).getSingleResult()).longValue();
         int max = config.maxActiveJobs(tenant);
         if (active > max) {
