@@ -16,6 +16,7 @@ import java.util.concurrent.Future;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.oneOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -66,7 +67,7 @@ class QuotaTest {
                     .body("{\"base\":{\"prompt\":\"x\",\"numInferenceSteps\":2},\"x\":{\"field\":\"seed\",\"values\":[\"1\",\"2\"]}}")
                     .post("/v1/sweeps").then().statusCode(429).body("error", equalTo("quota_exceeded"));
             // a cancelled job frees its place
-            given().auth().oauth2(key).delete("/v1/jobs/" + accepted.get(0)).then().statusCode(org.hamcrest.Matchers.oneOf(200, 202));
+            given().auth().oauth2(key).delete("/v1/jobs/" + accepted.get(0)).then().statusCode(oneOf(200, 202));
             long deadline = System.nanoTime() + 30_000_000_000L;
             Response again;
             do {
