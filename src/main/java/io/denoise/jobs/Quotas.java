@@ -52,10 +52,14 @@ public class Quotas {
     void admit(String tenant, int jobs) {
         double rate = config.submitRate(tenant);
         int burst = config.submitBurst(tenant);
+        if (jobs > burst) {
+            reject(tenant, "rate", new QuotaExceededException("rate_limited", jobs + " jobs at once is more than tenant "
+                    + tenant + "'s burst of " + burst, Math.max(1, (long) Math.ceil(jobs / Math.max(rate, 1e-9)))));
+        }
         @SuppressWarnings("unchecked")
         List<Object> left = em.createNativeQuery("""
                         insert into tenant_bucket (tenant, tokens, at)
-                        select :tenant, :burst - :jobs, clock_timestamp() where :jobs <= :burst
+                        values (:tenant, :burst - :jobs, clock_timestamp())
                         on conflict (tenant) do update
                            set tokens = least(:burst, tenant_bucket.tokens
                                           + extract(epoch from clock_timestamp() - tenant_bucket.at) * :rate) - :jobs,
@@ -66,18 +70,15 @@ public class Quotas {
                 .setParameter("tenant", tenant).setParameter("burst", (double) burst)
                 .setParameter("rate", rate).setParameter("jobs", (double) jobs)
                 .getResultList();
-        if (left.isEmpty() || jobs > burst) {
+        if (left.isEmpty()) {
             Number tokens = (Number) em.createNativeQuery("""
                             select least(:burst, tokens + extract(epoch from clock_timestamp() - at) * :rate)
                               from tenant_bucket where tenant = :tenant""")
                     .setParameter("tenant", tenant).setParameter("burst", (double) burst).setParameter("rate", rate)
                     .getResultList().stream().findFirst().orElse(0.0);
-            long wait = rate <= 0 ? Long.MAX_VALUE : (long) Math.ceil((Math.min(jobs, burst) - tokens.doubleValue()) / rate);
-            reject(tenant, "rate", jobs > burst
-                    ? new QuotaExceededException("rate_limited", jobs + " jobs at once is more than tenant " + tenant
-                            + "'s burst of " + burst, Math.max(1, (long) Math.ceil(jobs / Math.max(rate, 1e-9))))
-                    : new QuotaExceededException("rate_limited", "tenant " + tenant + " submits more than " + rate
-                            + " jobs per second (burst " + burst + ")", Math.max(1, wait)));
+            long wait = rate <= 0 ? Long.MAX_VALUE : (long) Math.ceil((jobs - tokens.doubleValue()) / rate);
+            reject(tenant, "rate", new QuotaExceededException("rate_limited", "tenant " + tenant + " submits more than "
+                    + rate + " jobs per second (burst " + burst + ")", Math.max(1, wait)));
         }
         // the job's insert made the trigger count it in tenant_usage, whose row this transaction now holds locked
         // until it commits: the next submit of this tenant, on any replica, reads the count after this one's

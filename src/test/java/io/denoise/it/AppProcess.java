@@ -28,6 +28,8 @@ final class AppProcess implements AutoCloseable {
     private final int port;
     private final Path log;
     private final Path keyFile;
+    /** The key, once read: written once per stack, read here for every request. */
+    private volatile String apiKey;
     private final List<String> command;
     private final Map<String, String> environment;
 
@@ -97,8 +99,12 @@ final class AppProcess implements AutoCloseable {
 
     /** The key of tenant local that the stack's API role wrote on its first start. */
     String apiKey() {
+        String known = apiKey;
+        if (known != null) {
+            return known;
+        }
         try {
-            return Files.readString(keyFile).trim();
+            return apiKey = Files.readString(keyFile).trim();
         } catch (IOException e) {
             throw new IllegalStateException("no API key in " + keyFile + " (has an api role started on this stack?)", e);
         }
