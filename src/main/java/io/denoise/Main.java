@@ -28,6 +28,9 @@ public final class Main {
             // the application without its roles: no HTTP port, no consumer, no model; only the database
             System.setProperty("denoise.roles", "cli");
             System.setProperty("quarkus.http.host-enabled", "false");
+            // the management interface cannot be turned off at run time: a free loopback port keeps it out of the way
+            System.setProperty("quarkus.management.host", "127.0.0.1");
+            System.setProperty("quarkus.management.port", "0");
             // stdout carries only what the command prints (a script takes the key from it); logs go to stderr
             System.setProperty("quarkus.log.level", "WARN");
             System.setProperty("quarkus.log.console.stderr", "true");

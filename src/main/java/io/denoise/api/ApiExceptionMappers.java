@@ -46,7 +46,8 @@ public class ApiExceptionMappers {
 
     @ServerExceptionMapper
     public Response quotaExceeded(Quotas.QuotaExceededException e) {
-        return Response.status(Response.Status.TOO_MANY_REQUESTS).type(MediaType.APPLICATION_JSON_TYPE)
+        Response.Status status = e.overCapacity() ? Response.Status.SERVICE_UNAVAILABLE : Response.Status.TOO_MANY_REQUESTS;
+        return Response.status(status).type(MediaType.APPLICATION_JSON_TYPE)
                 .header("Retry-After", e.retryAfterSeconds()).entity(ErrorBody.of(e.error(), e.getMessage())).build();
     }
 

@@ -11,6 +11,7 @@ import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
+import io.denoise.jobs.Quotas;
 import io.denoise.messaging.EventPublisher;
 import io.denoise.messaging.JobRecord;
 import io.denoise.messaging.Topics;
@@ -64,8 +65,9 @@ import java.util.UUID;
 @Path("/v1/jobs")
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "jobs", description = "Submit, follow, list and cancel generation jobs; fetch their images")
-@APIResponse(responseCode = "503", description = "The job database or image store cannot be reached; retry after "
-        + "Retry-After seconds (error database_unavailable or storage_unavailable)",
+@APIResponse(responseCode = "503", description = "The job database or image store cannot be reached, or (on submit) the "
+        + "model's queue is longer than its workers can clear in time; retry after Retry-After seconds (error "
+        + "database_unavailable, storage_unavailable or over_capacity)",
         headers = @Header(name = "Retry-After", description = "Seconds to wait", schema = @Schema(type = SchemaType.INTEGER)),
         content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
 public class JobResource {
@@ -105,6 +107,9 @@ public class JobResource {
     @Inject
     CurrentCaller caller;
 
+    @Inject
+    Quotas quotas;
+
     /** The list response: a page of jobs, newest first, and the cursor of the next page. */
     public record JobPage(List<JobView> jobs, String nextCursor) {
     }
@@ -123,6 +128,10 @@ public class JobResource {
     @APIResponse(responseCode = "202", description = "Accepted: the job, QUEUED",
             headers = @Header(name = "Location", description = "The job's URL", schema = @Schema(type = SchemaType.STRING)),
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "429", description = "The tenant has its most jobs queued or running (quota_exceeded) "
+            + "or submits faster than its rate (rate_limited); retry after Retry-After seconds",
+            headers = @Header(name = "Retry-After", description = "Seconds to wait", schema = @Schema(type = SchemaType.INTEGER)),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
     @APIResponse(responseCode = "400", description = "A field breaks a rule (error invalid_request, field names it)",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class),
                     examples = @ExampleObject(name = "width", value = "{\"error\":\"invalid_request\",\"field\":\"width\","
@@ -142,6 +151,8 @@ public class JobResource {
         JsonNode node = parse(json, body);
         UUID id = UUID.randomUUID();
         JobRequestValidator.ValidatedJob job = validator.validate(node, ImageStore.initImageKey(caller.tenant(), id));
+        GenerationRequest params = job.request();
+        quotas.checkSize(caller.tenant(), params);
         String hash = hash(node);
         if (idempotencyKey != null) {
             Job existing = store.findByIdempotencyKey(caller.tenant(), idempotencyKey).orElse(null);
@@ -149,7 +160,7 @@ public class JobResource {
                 return replay(existing, idempotencyKey, hash);
             }
         }
-        GenerationRequest params = job.request();
+        quotas.checkCapacity(caller.tenant(), job.model(), 1);
         String initKey = params.initImage();
         if (initKey != null) {
             images.put(initKey, job.initImage(), "application/octet-stream");
@@ -168,6 +179,7 @@ public class JobResource {
                 return replay(raced, idempotencyKey, hash);
             }
             stored = true;
+            quotas.submitted(caller.tenant(), 1);
             // the request as validated is what was stored: no need to read it back from the row
             return Response.accepted(JobView.of(saved, params, List.of(), null))
                     .location(URI.create("/v1/jobs/" + saved.id)).build();

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.denoise.auth.CurrentCaller;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.ModelCard;
+import io.denoise.jobs.Quotas;
 import io.denoise.jobs.Sweep;
 import io.denoise.jobs.SweepStore;
 import io.denoise.messaging.JobRecord;
@@ -50,8 +51,9 @@ import java.util.UUID;
 @Path("/v1/sweeps")
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "sweeps", description = "Comparison studies: one recipe over one or two axes, and their grid")
-@APIResponse(responseCode = "503", description = "The job database or image store cannot be reached; retry after "
-        + "Retry-After seconds (error database_unavailable or storage_unavailable)",
+@APIResponse(responseCode = "503", description = "The job database or image store cannot be reached, or (on submit) the "
+        + "model's queue is longer than its workers can clear in time; retry after Retry-After seconds (error "
+        + "database_unavailable, storage_unavailable or over_capacity)",
         headers = @Header(name = "Retry-After", description = "Seconds to wait", schema = @Schema(type = SchemaType.INTEGER)),
         content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
 public class SweepResource {
@@ -102,6 +104,9 @@ public class SweepResource {
     @Inject
     CurrentCaller caller;
 
+    @Inject
+    Quotas quotas;
+
     private final SecureRandom random = new SecureRandom();
 
     @POST
@@ -116,6 +121,10 @@ public class SweepResource {
     @APIResponse(responseCode = "202", description = "Accepted: the sweep, its cells QUEUED",
             headers = @Header(name = "Location", description = "The sweep's URL", schema = @Schema(type = SchemaType.STRING)),
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = SweepView.class)))
+    @APIResponse(responseCode = "429", description = "The tenant has its most jobs queued or running (quota_exceeded) "
+            + "or submits faster than its rate (rate_limited); retry after Retry-After seconds",
+            headers = @Header(name = "Retry-After", description = "Seconds to wait", schema = @Schema(type = SchemaType.INTEGER)),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
     @APIResponse(responseCode = "400", description = "The study or a cell breaks a rule (invalid_request, field names it)",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorBody.class)))
     public Response submit(InputStream body) throws ImageStore.StorageException {
@@ -146,12 +155,14 @@ public class SweepResource {
             try {
                 validator.checkShape(cell);
                 request = validator.request(cell, model, initKey);
+                quotas.checkSize(caller.tenant(), request);
             } catch (InvalidRequestException e) {
                 throw plan.blame(i, e);
             }
             UUID jobId = UUID.randomUUID();
             cells.add(new SweepStore.Cell(jobId, request, new JobRecord(jobId, model.name()).toJson()));
         }
+        quotas.checkCapacity(caller.tenant(), model.name(), cells.size());
         if (initKey != null) {
             images.put(initKey, initImage, "application/octet-stream");
         }
@@ -164,6 +175,7 @@ public class SweepResource {
             }
             throw e;
         }
+        quotas.submitted(caller.tenant(), cells.size());
         return Response.accepted(SweepView.of(sweep, plan, sweeps.cells(id)))
                 .location(URI.create("/v1/sweeps/" + id)).build();
     }

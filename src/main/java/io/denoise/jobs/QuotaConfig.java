@@ -8,9 +8,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What one tenant may have and do: jobs queued or running at once, and a submit rate (a token bucket). Each has a
- * default and can be set per tenant ({@code denoise.quotas.tenants.acme.max-active-jobs=20}). Enforced in the
- * database, so the counts hold across API replicas.
+ * What one tenant may have and do: jobs queued or running at once, a submit rate (a token bucket), and how large one
+ * job may be. Each has a default and can be set per tenant ({@code denoise.quotas.tenants.acme.max-active-jobs=20}).
+ * The counts are kept in the database, so they hold across API replicas.
  */
 @ConfigMapping(prefix = "denoise.quotas")
 public interface QuotaConfig {
@@ -27,6 +27,17 @@ public interface QuotaConfig {
     @WithDefault("200")
     int submitBurst();
 
+    /** Images one job of the tenant may ask for (default 16; a model's own limit may be lower); past it 400. */
+    @WithDefault("16")
+    int maxImagesPerJob();
+
+    /**
+     * Work one job of the tenant may ask for: steps × width × height × images (default 2^28, e.g. 50 steps of
+     * five 1024×1024 images); past it 400 naming {@code numInferenceSteps}.
+     */
+    @WithDefault("268435456")
+    long maxStepPixels();
+
     /** What a 429 for {@link #maxActiveJobs()} tells the client to wait (default 5s). */
     @WithDefault("5s")
     Duration retryAfter();
@@ -41,6 +52,10 @@ public interface QuotaConfig {
         Optional<Double> submitRate();
 
         Optional<Integer> submitBurst();
+
+        Optional<Integer> maxImagesPerJob();
+
+        Optional<Long> maxStepPixels();
     }
 
     default int maxActiveJobs(String tenant) {
@@ -56,5 +71,15 @@ public interface QuotaConfig {
     default int submitBurst(String tenant) {
         Tenant t = tenants().get(tenant);
         return t == null ? submitBurst() : t.submitBurst().orElse(submitBurst());
+    }
+
+    default int maxImagesPerJob(String tenant) {
+        Tenant t = tenants().get(tenant);
+        return t == null ? maxImagesPerJob() : t.maxImagesPerJob().orElse(maxImagesPerJob());
+    }
+
+    default long maxStepPixels(String tenant) {
+        Tenant t = tenants().get(tenant);
+        return t == null ? maxStepPixels() : t.maxStepPixels().orElse(maxStepPixels());
     }
 }

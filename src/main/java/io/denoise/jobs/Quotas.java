@@ -1,14 +1,20 @@
 package io.denoise.jobs;
 
+import io.denoise.recipe.GenerationRequest;
+import io.denoise.recipe.InvalidRequestException;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 
 import java.util.List;
+import java.util.Locale;
+import java.util.OptionalLong;
 
 /**
- * Admission by tenant, inside the submit's transaction, after its rows are written: first the submit rate (a token
+ * Admission. Before anything is stored: a job no larger than its tenant may ask for ({@link #checkSize}), and a
+ * model whose queue the workers can clear within {@code denoise.admission.max-queue-wait} (read from the last
+ * {@link QueueMetrics} refresh, so it costs no query). Then by tenant, inside the submit's transaction, after its rows are written: first the submit rate (a token
  * bucket row per tenant, refilled by elapsed time in one statement), then the jobs queued or running, which a
  * trigger keeps in the tenant's {@code tenant_usage} row on every write that moves a job in or out of QUEUED and
  * RUNNING. The job's insert locks that row until the submit commits, so two submits of one tenant are admitted one
@@ -29,15 +35,24 @@ public class Quotas {
             this.retryAfterSeconds = retryAfterSeconds;
         }
 
-        /** {@code quota_exceeded} (jobs queued or running) or {@code rate_limited}. */
+        /**
+         * {@code quota_exceeded} (the tenant's jobs queued or running) or {@code rate_limited}, both the tenant's
+         * doing (429), or {@code over_capacity}: the service has more queued than it can serve in time (503).
+         */
         public String error() {
             return error;
+        }
+
+        public boolean overCapacity() {
+            return error.equals(OVER_CAPACITY);
         }
 
         public long retryAfterSeconds() {
             return retryAfterSeconds;
         }
     }
+
+    static final String OVER_CAPACITY = "over_capacity";
 
     @Inject
     EntityManager em;
@@ -46,7 +61,83 @@ public class Quotas {
     QuotaConfig config;
 
     @Inject
+    AdmissionConfig admission;
+
+    @Inject
+    QueueMetrics queues;
+
+    @Inject
     MeterRegistry metrics;
+
+    /**
+     * Refuses a job larger than its tenant may ask for: more images than {@code max-images-per-job}, or more
+     * steps × width × height × images than {@code max-step-pixels}.
+     *
+     * @throws InvalidRequestException naming {@code numImages} or {@code numInferenceSteps}
+     */
+    public void checkSize(String tenant, GenerationRequest r) {
+        int images = config.maxImagesPerJob(tenant);
+        if (r.numImages() > images) {
+            count(tenant, "images");
+            throw new InvalidRequestException("numImages", "must be at most " + images + " for tenant " + tenant);
+        }
+        long work = (long) r.numInferenceSteps() * r.width() * r.height() * r.numImages();
+        long cap = config.maxStepPixels(tenant);
+        if (work > cap) {
+            count(tenant, "step-pixels");
+            throw new InvalidRequestException("numInferenceSteps", String.format(Locale.ROOT,
+                    "× width × height × numImages is %d (%d × %d × %d × %d), more than tenant %s's %d per job",
+                    work, r.numInferenceSteps(), r.width(), r.height(), r.numImages(), tenant, cap));
+        }
+    }
+
+    /**
+     * Refuses {@code jobs} more jobs of {@code model} while its queue would take the workers longer than
+     * {@code denoise.admission.max-queue-wait} to clear.
+     *
+     * @throws QuotaExceededException {@code over_capacity}, with the time until the queue is short enough again
+     */
+    public void checkCapacity(String tenant, String model, int jobs) {
+        QueueMetrics.ModelQueue queue = queues.queue(model);
+        if (queue == null) {
+            return;
+        }
+        OptionalLong wait = overCapacity(queue, jobs, admission);
+        if (wait.isPresent()) {
+            count(tenant, "capacity");
+            throw new QuotaExceededException(OVER_CAPACITY, String.format(Locale.ROOT,
+                    "model %s has %d jobs queued and its workers finish %.2f per second: a new job would wait longer "
+                            + "than %d s", model, queue.queued(), queue.clearRate(), admission.maxQueueWait().toSeconds()),
+                    wait.getAsLong());
+        }
+    }
+
+    /**
+     * The seconds to wait before {@code queue} can take {@code jobs} more within the configured wait, or empty if it
+     * can now: a queue under {@code min-queued} always can; one no worker cleared any of within the window waits
+     * {@code retry-after}.
+     */
+    static OptionalLong overCapacity(QueueMetrics.ModelQueue queue, int jobs, AdmissionConfig config) {
+        double maxWait = config.maxQueueWait().toMillis() / 1000.0;
+        long queued = queue.queued() + jobs;
+        if (maxWait <= 0 || queued < config.minQueued()) {
+            return OptionalLong.empty();
+        }
+        double rate = queue.clearRate();
+        if (rate <= 0) {
+            return OptionalLong.of(Math.max(1, config.retryAfter().toSeconds()));
+        }
+        double wait = queued / rate;
+        if (wait <= maxWait) {
+            return OptionalLong.empty();
+        }
+        return OptionalLong.of(Math.max(1, (long) Math.ceil(wait - maxWait)));
+    }
+
+    /** Counts jobs accepted for {@code tenant} ({@code denoise_jobs_submitted_total{tenant}}), once they are stored. */
+    public void submitted(String tenant, int jobs) {
+        metrics.counter("denoise_jobs_submitted", "tenant", tenant).increment(jobs);
+    }
 
     /** Admits {@code jobs} more jobs of {@code tenant}, already written in the caller's transaction, or throws. */
     void admit(String tenant, int jobs) {
@@ -92,7 +183,11 @@ public class Quotas {
     }
 
     private void reject(String tenant, String limit, QuotaExceededException e) {
-        metrics.counter("denoise_submits_rejected", "tenant", tenant, "limit", limit).increment();
+        count(tenant, limit);
         throw e;
+    }
+
+    private void count(String tenant, String limit) {
+        metrics.counter("denoise_submits_rejected", "tenant", tenant, "limit", limit).increment();
     }
 }

@@ -152,12 +152,14 @@ final class LocalRun {
     }
 
     /**
-     * The stack's settings, plus the local run's own: the service listens on 127.0.0.1 only, and keeps the API key
+     * The stack's settings, plus the local run's own: the service (and its management port) listens on 127.0.0.1
+     * only, and keeps the API key
      * of tenant {@code local} in {@code <data-dir>/api-key} (created, mode 0600, on its first start).
      */
     static Map<String, String> appConfig(LocalStack stack) {
         Map<String, String> config = new LinkedHashMap<>(stack.quarkusConfig());
         config.put("quarkus.http.host", "127.0.0.1");
+        config.put("quarkus.management.host", "127.0.0.1");
         config.put("denoise.auth.local-key-file", keyFile(stack).toString());
         return config;
     }
@@ -197,5 +199,7 @@ final class LocalRun {
         Path key = keyFile(stack);
         System.out.println("  API key     " + key + (Files.exists(key) ? "" : " (written by the service on its first start)")
                 + ": -H \"Authorization: Bearer $(cat " + key + ")\"");
+        System.out.println("  Service     http://127.0.0.1:8080/ (studio, /v1, /sdapi/v1)");
+        System.out.println("  Management  http://127.0.0.1:9180/q/health, /q/metrics, /q/openapi, /q/swagger-ui");
     }
 }

@@ -69,7 +69,7 @@ class GeneratedClientIT {
     @Test
     void theClientWasGeneratedFromTheDocumentTheServiceServes() throws Exception {
         ObjectMapper json = new ObjectMapper();
-        HttpResponse<String> served = HttpClient.newHttpClient().send(HttpRequest.newBuilder(app.uri("/q/openapi?format=json"))
+        HttpResponse<String> served = HttpClient.newHttpClient().send(HttpRequest.newBuilder(app.managementUri("/q/openapi?format=json"))
                 .build(), HttpResponse.BodyHandlers.ofString());
         JsonNode built = json.readTree(Path.of(System.getProperty("denoise.openapi.dir", "target/openapi"), "openapi.json").toFile());
         assertEquals(built, json.readTree(served.body()));

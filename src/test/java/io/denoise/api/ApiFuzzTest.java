@@ -57,6 +57,9 @@ class ApiFuzzTest {
     @TestHTTPResource("/")
     URL root;
 
+    @TestHTTPResource(value = "/", management = true)
+    URL management;
+
     /** One generated request. */
     record Call(String method, String path, Map<String, String> headers, byte[] body) {
         @Override
@@ -312,7 +315,7 @@ class ApiFuzzTest {
         assertTrue(staleConnections.size() <= Math.max(3, TRIES / 500),
                 "the service closes kept-alive connections under the client only rarely: " + staleConnections);
 
-        given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
+        given().get(ManagementPort.url(management, "/q/health/ready")).then().statusCode(200).body("status", equalTo("UP"));
         String id = JobServiceTest.submit("{\"prompt\":\"a red circle\",\"numInferenceSteps\":2}");
         assertEquals("SUCCEEDED", JobServiceTest.awaitStatus(id, "SUCCEEDED").path("status"));
     }

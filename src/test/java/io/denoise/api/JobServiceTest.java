@@ -7,6 +7,7 @@ import io.minio.MinioClient;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -47,6 +48,7 @@ import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -69,6 +71,9 @@ public class JobServiceTest {
 
     @ConfigProperty(name = "denoise.storage.secret-key")
     String s3SecretKey;
+
+    @TestHTTPResource(value = "/", management = true)
+    URL management;
 
     @ConfigProperty(name = "quarkus.datasource.jdbc.url")
     String jdbcUrl;
@@ -342,8 +347,17 @@ public class JobServiceTest {
 
     @Test
     void readinessIsUpWithModelsLoadedAndTheConsumerPolling() {
-        given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
-        given().get("/q/openapi").then().statusCode(200).body(containsString("/v1/jobs/{id}/events"));
+        given().get(ManagementPort.url(management, "/q/health/ready")).then().statusCode(200).body("status", equalTo("UP"));
+        given().get(ManagementPort.url(management, "/q/openapi")).then().statusCode(200).body(containsString("/v1/jobs/{id}/events"));
+        given().get(ManagementPort.url(management, "/q/swagger-ui/")).then().statusCode(200).body(containsString("swagger"));
+    }
+
+    @Test
+    void theOperationsSurfaceIsOnlyOnTheManagementPort() {
+        for (String path : List.of("/q/health", "/q/health/ready", "/q/metrics", "/q/openapi", "/q/swagger-ui/")) {
+            given().get(path).then().statusCode(404);
+        }
+        assertNotEquals(RestAssured.port, management.getPort());
     }
 
     @Test
@@ -351,7 +365,7 @@ public class JobServiceTest {
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
         String metrics;
         do {
-            metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
+            metrics = given().get(ManagementPort.url(management, "/q/metrics")).then().statusCode(200).extract().asString();
             if (metrics.contains("denoise_jobs_queued{model=\"tiny-random\"")) {
                 return;
             }

@@ -5,11 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.denoise.recipe.RequestRules;
 import io.denoise.stack.StackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.net.URL;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -25,13 +27,16 @@ class OpenApiDocumentTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private JsonNode doc;
 
+    @TestHTTPResource(value = "/", management = true)
+    URL management;
+
     @BeforeEach
     void apiKey() {
         TestKeys.useDefault();
     }
     @BeforeEach
     void load() throws Exception {
-        doc = JSON.readTree(given().accept(ContentType.JSON).get("/q/openapi?format=json").then().statusCode(200)
+        doc = JSON.readTree(given().accept(ContentType.JSON).get(ManagementPort.url(management, "/q/openapi?format=json")).then().statusCode(200)
                 .extract().asString());
     }
 

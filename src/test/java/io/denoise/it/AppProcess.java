@@ -26,6 +26,7 @@ final class AppProcess implements AutoCloseable {
 
     private final Process process;
     private final int port;
+    private final int managementPort;
     private final Path log;
     private final Path keyFile;
     /** The key, once read: written once per stack, read here for every request. */
@@ -33,9 +34,10 @@ final class AppProcess implements AutoCloseable {
     private final List<String> command;
     private final Map<String, String> environment;
 
-    private AppProcess(Process process, int port, Path log, Path keyFile, List<String> command, Map<String, String> environment) {
+    private AppProcess(Process process, int port, int managementPort, Path log, Path keyFile, List<String> command, Map<String, String> environment) {
         this.process = process;
         this.port = port;
+        this.managementPort = managementPort;
         this.log = log;
         this.keyFile = keyFile;
         this.command = command;
@@ -46,10 +48,12 @@ final class AppProcess implements AutoCloseable {
             throws IOException, InterruptedException {
         Path jar = Path.of(System.getProperty("denoise.app.jar", "target/quarkus-app/quarkus-run.jar")).toAbsolutePath();
         int port = freePort();
+        int managementPort = freePort();
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
         command.add("-Xmx1g");
         Map<String, String> config = new java.util.LinkedHashMap<>(stack.quarkusConfig());
         config.put("quarkus.http.port", Integer.toString(port));
+        config.put("quarkus.management.port", Integer.toString(managementPort));
         config.put("denoise.roles", roles);
         config.put("denoise.models.serve", "tiny-random");
         config.put("denoise.api.default-model", "tiny-random");
@@ -66,7 +70,7 @@ final class AppProcess implements AutoCloseable {
         Path log = Path.of("target", "it-logs", name + ".log");
         Files.createDirectories(log.getParent());
         Files.deleteIfExists(log);
-        return launch(command, environment, port, log, keyFile, waitReady);
+        return launch(command, environment, port, managementPort, log, keyFile, waitReady);
     }
 
     /**
@@ -80,21 +84,26 @@ final class AppProcess implements AutoCloseable {
         if (process.isAlive()) {
             throw new IllegalStateException("pid " + process.pid() + " still runs");
         }
-        return launch(command, environment, port, log, keyFile, waitReady);
+        return launch(command, environment, port, managementPort, log, keyFile, waitReady);
     }
 
-    private static AppProcess launch(List<String> command, Map<String, String> environment, int port, Path log,
-            Path keyFile, boolean waitReady) throws IOException, InterruptedException {
+    private static AppProcess launch(List<String> command, Map<String, String> environment, int port, int managementPort,
+            Path log, Path keyFile, boolean waitReady) throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         builder.environment().putAll(environment);
-        AppProcess app = new AppProcess(builder.start(), port, log, keyFile, command, environment);
+        AppProcess app = new AppProcess(builder.start(), port, managementPort, log, keyFile, command, environment);
         app.await(waitReady ? "/q/health/ready" : "/q/health/live", Duration.ofSeconds(120));
         return app;
     }
 
     URI uri(String path) {
         return URI.create("http://localhost:" + port + path);
+    }
+
+    /** {@code path} on the management interface: health, metrics, the OpenAPI document. */
+    URI managementUri(String path) {
+        return URI.create("http://localhost:" + managementPort + path);
     }
 
     /** The key of tenant local that the stack's API role wrote on its first start. */
@@ -150,7 +159,7 @@ final class AppProcess implements AutoCloseable {
                 throw new IllegalStateException("service exited with " + process.exitValue() + "; log: " + tail());
             }
             try {
-                HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(2)).build(),
+                HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(managementUri(path)).timeout(Duration.ofSeconds(2)).build(),
                         HttpResponse.BodyHandlers.ofString());
                 if (r.statusCode() == 200) {
                     return;
