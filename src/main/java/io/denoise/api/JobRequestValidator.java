@@ -2,12 +2,15 @@ package io.denoise.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.denoise.images.ImageProbe;
+import io.denoise.jobs.JobStore;
 import io.denoise.jobs.LimitsConfig;
 import io.denoise.jobs.ModelCard;
 import io.denoise.jobs.ModelRegistry;
 import io.denoise.recipe.GenerationRequest;
 import io.denoise.recipe.InvalidRequestException;
 import io.denoise.recipe.RequestReader;
+import io.denoise.webhooks.WebhookConfig;
+import io.denoise.webhooks.WebhookTarget;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
@@ -15,7 +18,9 @@ import java.lang.reflect.RecordComponent;
 import java.math.BigInteger;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -37,8 +42,8 @@ public class JobRequestValidator {
     static final Set<String> FIELDS = Arrays.stream(JobSubmission.class.getRecordComponents())
             .map(RecordComponent::getName).collect(Collectors.toUnmodifiableSet());
 
-    /** A request that passed every rule; {@code initImage} is the decoded upload or null. */
-    public record ValidatedJob(String model, GenerationRequest request, byte[] initImage) {
+    /** A request that passed every rule; {@code initImage} is the decoded upload or null, {@code webhook} too. */
+    public record ValidatedJob(String model, GenerationRequest request, byte[] initImage, JobStore.Webhook webhook) {
     }
 
     @Inject
@@ -50,6 +55,9 @@ public class JobRequestValidator {
     @Inject
     LimitsConfig limits;
 
+    @Inject
+    WebhookConfig webhooks;
+
     private final SecureRandom random = new SecureRandom();
 
     /**
@@ -59,7 +67,46 @@ public class JobRequestValidator {
         checkShape(body);
         ModelCard model = model(body);
         byte[] initImage = initImage(body, model);
-        return new ValidatedJob(model.name(), request(body, model, initImage == null ? null : initImageKey), initImage);
+        GenerationRequest request = request(body, model, initImage == null ? null : initImageKey);
+        return new ValidatedJob(model.name(), request, initImage, webhook(body));
+    }
+
+    /**
+     * The body's {@code webhook} and {@code webhookEvents} (default {@code ["completed"]}), or null for none: the URL's
+     * form and scheme, and every address its host resolves to, must be allowed ({@link WebhookTarget}).
+     */
+    JobStore.Webhook webhook(JsonNode body) {
+        JsonNode url = body.get("webhook");
+        JsonNode events = body.get("webhookEvents");
+        if (url == null || url.isNull()) {
+            if (events != null && !events.isNull()) {
+                throw new InvalidRequestException("webhookEvents", "needs a webhook to post them to");
+            }
+            return null;
+        }
+        if (!url.isTextual()) {
+            throw new InvalidRequestException("webhook", "must be a string: the URL to post the job's events to");
+        }
+        try {
+            WebhookTarget.checkAddresses(WebhookTarget.parse(url.textValue(), webhooks), webhooks);
+        } catch (WebhookTarget.RefusedTargetException e) {
+            throw new InvalidRequestException("webhook", e.getMessage());
+        }
+        if (events == null || events.isNull()) {
+            return new JobStore.Webhook(url.textValue(), List.of("completed"));
+        }
+        String rule = "must be a non-empty array of " + String.join(", ", JobStore.Webhook.EVENTS);
+        if (!events.isArray() || events.isEmpty()) {
+            throw new InvalidRequestException("webhookEvents", rule);
+        }
+        Set<String> wanted = new HashSet<>();
+        for (JsonNode event : events) {
+            if (!event.isTextual() || !JobStore.Webhook.EVENTS.contains(event.textValue())) {
+                throw new InvalidRequestException("webhookEvents", rule + "; " + event + " is not one");
+            }
+            wanted.add(event.textValue());
+        }
+        return new JobStore.Webhook(url.textValue(), JobStore.Webhook.EVENTS.stream().filter(wanted::contains).toList());
     }
 
     /** The body is a JSON object of known fields whose text holds no control characters. */

@@ -12,6 +12,7 @@ import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
 import io.denoise.jobs.Quotas;
+import io.denoise.webhooks.WebhookDeliveries;
 import io.denoise.messaging.EventPublisher;
 import io.denoise.messaging.JobRecord;
 import io.denoise.messaging.Topics;
@@ -110,6 +111,9 @@ public class JobResource {
     @Inject
     Quotas quotas;
 
+    @Inject
+    WebhookDeliveries webhookDeliveries;
+
     /** The list response: a page of jobs, newest first, and the cursor of the next page. */
     public record JobPage(List<JobView> jobs, String nextCursor) {
     }
@@ -169,7 +173,7 @@ public class JobResource {
         try {
             Job saved;
             try {
-                saved = store.submit(caller.tenant(), id, job.model(), params, idempotencyKey, hash, topics.jobs(job.model()),
+                saved = store.submit(caller.tenant(), id, job.model(), params, job.webhook(), idempotencyKey, hash, topics.jobs(job.model()),
                         new JobRecord(id, job.model()).toJson());
             } catch (PersistenceException e) {
                 Job raced = idempotencyKey == null ? null : store.findByIdempotencyKey(caller.tenant(), idempotencyKey).orElse(null);
@@ -416,7 +420,8 @@ public class JobResource {
     /** The job as users see it; the queue position (a count over the queue) only where asked for. */
     private JobView view(Job job, boolean withQueuePosition) {
         return JobView.of(job, store.parameters(job), store.images(job),
-                withQueuePosition && job.status == JobStatus.QUEUED ? store.queuePosition(job) : null);
+                withQueuePosition && job.status == JobStatus.QUEUED ? store.queuePosition(job) : null,
+                job.webhookUrl == null ? null : webhookDeliveries.summary(job.id));
     }
 
     /**

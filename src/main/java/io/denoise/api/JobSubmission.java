@@ -3,6 +3,8 @@ package io.denoise.api;
 import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
+import java.util.List;
+
 /**
  * The body of {@code POST /v1/jobs} as the OpenAPI document describes it. The submit route reads the body as a
  * stream and {@link JobRequestValidator} checks it; this record only names the fields (the validator's list of
@@ -62,5 +64,16 @@ public record JobSubmission(
         String preview,
         @Schema(description = "A preview every this many steps, 1 to numInferenceSteps.", minimum = "1",
                 defaultValue = "1")
-        Integer previewEvery) {
+        Integer previewEvery,
+        @Schema(description = "A URL to post the job's events to, signed as Standard Webhooks says (webhook-id, "
+                + "webhook-timestamp, webhook-signature: HMAC-SHA256 with the tenant's secret from "
+                + "GET /v1/webhooks/secret). https only, at most 2048 characters; its host must resolve to public "
+                + "addresses (denoise.webhooks.allow-http, allow-loopback and allow-private widen this). Each event is "
+                + "retried with exponential backoff for denoise.webhooks.retry-for (24 h) until a 2xx answer; a job's "
+                + "events arrive in order.", maxLength = 2048, example = "https://example.com/hooks/denoise")
+        String webhook,
+        @Schema(description = "The events to post: started (each attempt's start), progress (as often as the job's "
+                + "progress is saved, denoise.worker.progress-interval), completed (its end, with the job as GET "
+                + "returns it). Only with webhook.", defaultValue = "[\"completed\"]")
+        List<String> webhookEvents) {
 }

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobStatus;
+import io.denoise.jobs.JobStore;
 import io.denoise.recipe.GenerationRequest;
+import io.denoise.webhooks.WebhookDeliveries;
 import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
@@ -30,6 +32,7 @@ public record JobView(
         Parameters parameters,
         List<Image> images,
         Error error,
+        Webhook webhook,
         Map<String, String> links) {
 
     /** Steps done of total. */
@@ -58,7 +61,18 @@ public record JobView(
     public record Error(String code, String message) {
     }
 
+    /** Where the job's events are posted, and how its deliveries stand (pending, delivered, given up). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Webhook(String url, List<String> events, Long pending, Long delivered, Long failed, String lastError) {
+    }
+
     static JobView of(Job job, GenerationRequest p, List<JobImage> images, Long queuePosition) {
+        return of(job, p, images, queuePosition, null);
+    }
+
+    /** The job, with how its webhook deliveries stand if {@code deliveries} is given. */
+    static JobView of(Job job, GenerationRequest p, List<JobImage> images, Long queuePosition,
+                      WebhookDeliveries.Summary deliveries) {
         String self = "/v1/jobs/" + job.id;
         Parameters params = new Parameters(p.prompt(), p.negativePrompt(), p.width(), p.height(), p.numInferenceSteps(),
                 p.guidanceScale(), p.scheduler(), p.seed(), p.numImages(), p.initImage() == null ? null : true,
@@ -68,11 +82,16 @@ public record JobView(
                 : null;
         Error error = job.status == JobStatus.FAILED ? new Error(job.errorCode, job.errorMessage) : null;
         Instant end = job.finishedAt;
+        JobStore.Webhook hook = JobStore.Webhook.of(job);
+        Webhook webhook = hook == null ? null : deliveries == null
+                ? new Webhook(hook.url(), hook.events(), null, null, null, null)
+                : new Webhook(hook.url(), hook.events(), deliveries.pending(), deliveries.delivered(), deliveries.failed(),
+                        deliveries.lastError());
         Timings timings = new Timings(job.createdAt, job.startedAt, job.finishedAt,
                 job.startedAt == null ? null : Duration.between(job.createdAt, job.startedAt).toMillis(),
                 job.startedAt == null || end == null ? null : Duration.between(job.startedAt, end).toMillis());
         return new JobView(job.id.toString(), job.model, job.status, new Progress(job.step, job.totalSteps),
-                job.status == JobStatus.QUEUED ? queuePosition : null, job.attempt, job.workerId, timings, params, imageViews, error,
+                job.status == JobStatus.QUEUED ? queuePosition : null, job.attempt, job.workerId, timings, params, imageViews, error, webhook,
                 job.sweepId == null ? Map.of("self", self, "events", self + "/events")
                         : Map.of("self", self, "events", self + "/events", "sweep", "/v1/sweeps/" + job.sweepId));
     }

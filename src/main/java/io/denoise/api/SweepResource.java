@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.denoise.auth.CurrentCaller;
 import io.denoise.jobs.Job;
+import io.denoise.jobs.JobStore;
 import io.denoise.jobs.ModelCard;
 import io.denoise.jobs.Quotas;
 import io.denoise.jobs.Sweep;
@@ -133,10 +134,12 @@ public class SweepResource {
         UUID id = UUID.randomUUID();
         ModelCard model;
         byte[] initImage;
+        JobStore.Webhook webhook;
         try {
             validator.checkShape(base);
             model = validator.model(base);
             initImage = validator.initImage(base, model);
+            webhook = validator.webhook(base);
         } catch (InvalidRequestException e) {
             throw new InvalidRequestException("base." + e.field(), e.rule());
         }
@@ -168,7 +171,8 @@ public class SweepResource {
         }
         Sweep sweep;
         try {
-            sweep = sweeps.submit(caller.tenant(), id, model.name(), plan.toJson().toString(), plan.columns(), plan.rows(), topic, cells);
+            sweep = sweeps.submit(caller.tenant(), id, model.name(), plan.toJson().toString(), plan.columns(), plan.rows(), topic, cells,
+                    webhook);
         } catch (RuntimeException e) {
             if (initKey != null) {
                 images.deleteQuietly(initKey);

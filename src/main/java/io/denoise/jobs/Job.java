@@ -95,6 +95,14 @@ public class Job extends PanacheEntityBase {
     @JdbcTypeCode(SqlTypes.JSON)
     public String images;
 
+    /** Where this job's webhook deliveries go, or null for none. */
+    @Column(name = "webhook_url")
+    public String webhookUrl;
+
+    /** The events the webhook wants, comma-separated: {@code started}, {@code progress}, {@code completed}. */
+    @Column(name = "webhook_events")
+    public String webhookEvents;
+
     /** The sweep this job is a cell of, or null. */
     @Column(name = "sweep_id")
     public UUID sweepId;

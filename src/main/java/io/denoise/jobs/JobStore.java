@@ -41,6 +41,27 @@ public class JobStore implements JobAttempts {
         }
     }
 
+    /**
+     * Where a job's events are posted, and which: {@code started}, {@code progress}, {@code completed}.
+     *
+     * @param url    the checked target
+     * @param events a non-empty subset of {@link #EVENTS}, in that order
+     */
+    public record Webhook(String url, List<String> events) {
+
+        /** The events a job may want, in the order they happen. */
+        public static final List<String> EVENTS = List.of("started", "progress", "completed");
+
+        public Webhook {
+            events = List.copyOf(events);
+        }
+
+        /** A job's webhook as stored, or null. */
+        public static Webhook of(Job job) {
+            return job.webhookUrl == null ? null : new Webhook(job.webhookUrl, List.of(job.webhookEvents.split(",")));
+        }
+    }
+
     /** Failure code of a job whose attempts all died without finishing. */
     public static final String ATTEMPTS_EXHAUSTED = "ATTEMPTS_EXHAUSTED";
 
@@ -65,19 +86,23 @@ public class JobStore implements JobAttempts {
      * fails the transaction on its unique constraint; the caller looks the key up before and after.
      */
     @Transactional
-    public Job submit(String tenant, UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
-                      String topic, String recordPayload) {
-        Job job = submit(tenant, id, model, params, idempotencyKey, requestHash, topic, recordPayload, null, null);
+    public Job submit(String tenant, UUID id, String model, GenerationRequest params, Webhook webhook, String idempotencyKey,
+                      String requestHash, String topic, String recordPayload) {
+        Job job = submit(tenant, id, model, params, webhook, idempotencyKey, requestHash, topic, recordPayload, null, null);
         quotas.admit(tenant, 1);
         return job;
     }
 
     /** {@link #submit} for a cell of a sweep (the sweep's row written first, in the same transaction), not yet admitted. */
     @Transactional
-    Job submit(String tenant, UUID id, String model, GenerationRequest params, String idempotencyKey, String requestHash,
-               String topic, String recordPayload, UUID sweepId, Integer sweepCell) {
+    Job submit(String tenant, UUID id, String model, GenerationRequest params, Webhook webhook, String idempotencyKey,
+               String requestHash, String topic, String recordPayload, UUID sweepId, Integer sweepCell) {
         Job job = new Job();
         job.tenant = tenant;
+        if (webhook != null) {
+            job.webhookUrl = webhook.url();
+            job.webhookEvents = String.join(",", webhook.events());
+        }
         job.sweepId = sweepId;
         job.sweepCell = sweepCell;
         job.id = id;

@@ -29,9 +29,13 @@ public class SweepStore {
     @Inject
     Quotas quotas;
 
-    /** Stores a sweep and every cell's QUEUED job and outbox record, all or nothing, if the tenant's quotas admit them all. */
+    /**
+     * Stores a sweep and every cell's QUEUED job and outbox record, all or nothing, if the tenant's quotas admit them
+     * all; every cell posts to {@code webhook} (or none, if null).
+     */
     @Transactional
-    public Sweep submit(String tenant, UUID id, String model, String planJson, int columns, int rows, String topic, List<Cell> cells) {
+    public Sweep submit(String tenant, UUID id, String model, String planJson, int columns, int rows, String topic, List<Cell> cells,
+                        JobStore.Webhook webhook) {
         Sweep sweep = new Sweep();
         sweep.id = id;
         sweep.tenant = tenant;
@@ -44,7 +48,7 @@ public class SweepStore {
         em.flush();
         for (int i = 0; i < cells.size(); i++) {
             Cell cell = cells.get(i);
-            jobs.submit(tenant, cell.jobId(), model, cell.request(), null, null, topic, cell.recordPayload(), id, i);
+            jobs.submit(tenant, cell.jobId(), model, cell.request(), webhook, null, null, topic, cell.recordPayload(), id, i);
         }
         quotas.admit(tenant, cells.size());
         return sweep;

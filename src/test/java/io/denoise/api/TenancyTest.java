@@ -98,6 +98,8 @@ class TenancyTest {
                 new String[] {"GET", "/v1/admin/keys", null},
                 new String[] {"POST", "/v1/admin/keys", "{\"tenant\":\"x\"}"},
                 new String[] {"DELETE", "/v1/admin/keys/" + UUID.randomUUID(), null},
+                new String[] {"GET", "/v1/webhooks/secret", null},
+                new String[] {"POST", "/v1/admin/webhooks/secret", null},
                 new String[] {"POST", "/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"steps\":2}"},
                 new String[] {"POST", "/sdapi/v1/img2img", "{\"prompt\":\"x\",\"steps\":2}"},
                 new String[] {"GET", "/sdapi/v1/progress", null},
