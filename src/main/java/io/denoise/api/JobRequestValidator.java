@@ -6,6 +6,7 @@ import io.denoise.jobs.JobStore;
 import io.denoise.jobs.LimitsConfig;
 import io.denoise.jobs.ModelCard;
 import io.denoise.jobs.ModelRegistry;
+import io.denoise.jobs.Priority;
 import io.denoise.recipe.GenerationRequest;
 import io.denoise.recipe.InvalidRequestException;
 import io.denoise.recipe.RequestReader;
@@ -42,8 +43,8 @@ public class JobRequestValidator {
     static final Set<String> FIELDS = Arrays.stream(JobSubmission.class.getRecordComponents())
             .map(RecordComponent::getName).collect(Collectors.toUnmodifiableSet());
 
-    /** A request that passed every rule; {@code initImage} is the decoded upload or null, {@code webhook} too. */
-    public record ValidatedJob(String model, GenerationRequest request, byte[] initImage, JobStore.Webhook webhook) {
+    /** A request that passed every rule; {@code initImage} is the decoded upload or null. */
+    public record ValidatedJob(String model, GenerationRequest request, byte[] initImage, JobStore.Handling handling) {
     }
 
     @Inject
@@ -62,13 +63,28 @@ public class JobRequestValidator {
 
     /**
      * @param initImageKey where the init image will be stored, should the request carry one
+     * @param maxPriority  the highest priority the caller's key allows
      */
-    public ValidatedJob validate(JsonNode body, String initImageKey) {
+    public ValidatedJob validate(JsonNode body, String initImageKey, Priority maxPriority) {
         checkShape(body);
         ModelCard model = model(body);
         byte[] initImage = initImage(body, model);
         GenerationRequest request = request(body, model, initImage == null ? null : initImageKey);
-        return new ValidatedJob(model.name(), request, initImage, webhook(body));
+        return new ValidatedJob(model.name(), request, initImage, handling(body, maxPriority));
+    }
+
+    /** The body's {@code priority} (default normal, at most {@code maxPriority}) and {@link #webhook}. */
+    JobStore.Handling handling(JsonNode body, Priority maxPriority) {
+        JsonNode node = body.get("priority");
+        Priority priority = Priority.NORMAL;
+        if (node != null && !node.isNull()) {
+            priority = Priority.parse(node.isTextual() ? node.textValue() : "").orElseThrow(() ->
+                    new InvalidRequestException("priority", "must be low, normal or high"));
+            if (priority.rank() > maxPriority.rank()) {
+                throw new InvalidRequestException("priority", "may be at most " + maxPriority.id() + " with this API key");
+            }
+        }
+        return new JobStore.Handling(priority, webhook(body));
     }
 
     /**

@@ -11,6 +11,7 @@ import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
+import io.denoise.jobs.QueueMetrics;
 import io.denoise.jobs.Quotas;
 import io.denoise.webhooks.WebhookDeliveries;
 import io.denoise.messaging.EventPublisher;
@@ -114,6 +115,9 @@ public class JobResource {
     @Inject
     WebhookDeliveries webhookDeliveries;
 
+    @Inject
+    QueueMetrics queues;
+
     /** The list response: a page of jobs, newest first, and the cursor of the next page. */
     public record JobPage(List<JobView> jobs, String nextCursor) {
     }
@@ -154,7 +158,8 @@ public class JobResource {
         }
         JsonNode node = parse(json, body);
         UUID id = UUID.randomUUID();
-        JobRequestValidator.ValidatedJob job = validator.validate(node, ImageStore.initImageKey(caller.tenant(), id));
+        JobRequestValidator.ValidatedJob job = validator.validate(node, ImageStore.initImageKey(caller.tenant(), id),
+                caller.maxPriority());
         GenerationRequest params = job.request();
         quotas.checkSize(caller.tenant(), params);
         String hash = hash(node);
@@ -173,7 +178,7 @@ public class JobResource {
         try {
             Job saved;
             try {
-                saved = store.submit(caller.tenant(), id, job.model(), params, job.webhook(), idempotencyKey, hash, topics.jobs(job.model()),
+                saved = store.submit(caller.tenant(), id, job.model(), params, job.handling(), idempotencyKey, hash, topics.jobs(job.model()),
                         new JobRecord(id, job.model()).toJson());
             } catch (PersistenceException e) {
                 Job raced = idempotencyKey == null ? null : store.findByIdempotencyKey(caller.tenant(), idempotencyKey).orElse(null);
@@ -419,8 +424,10 @@ public class JobResource {
 
     /** The job as users see it; the queue position (a count over the queue) only where asked for. */
     private JobView view(Job job, boolean withQueuePosition) {
-        return JobView.of(job, store.parameters(job), store.images(job),
-                withQueuePosition && job.status == JobStatus.QUEUED ? store.queuePosition(job) : null,
+        Long position = withQueuePosition && job.status == JobStatus.QUEUED ? store.queuePosition(job) : null;
+        QueueMetrics.ModelQueue queue = position == null ? null : queues.queue(job.model);
+        Long eta = queue == null || queue.clearRate() <= 0 ? null : (long) Math.ceil((position + 1) / queue.clearRate());
+        return JobView.of(job, store.parameters(job), store.images(job), position, eta,
                 job.webhookUrl == null ? null : webhookDeliveries.summary(job.id));
     }
 

@@ -65,6 +65,10 @@ public record JobSubmission(
         @Schema(description = "A preview every this many steps, 1 to numInferenceSteps.", minimum = "1",
                 defaultValue = "1")
         Integer previewEvery,
+        @Schema(description = "How soon the job starts: every queued job of a higher priority is released to the "
+                + "workers first, and tenants take turns within a priority. At most the API key's maxPriority.",
+                enumeration = {"low", "normal", "high"}, defaultValue = "normal")
+        String priority,
         @Schema(description = "A URL to post the job's events to, signed as Standard Webhooks says (webhook-id, "
                 + "webhook-timestamp, webhook-signature: HMAC-SHA256 with the tenant's secret from "
                 + "GET /v1/webhooks/secret). https only, at most 2048 characters; its host must resolve to public "

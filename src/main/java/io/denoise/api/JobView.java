@@ -5,6 +5,7 @@ import io.denoise.jobs.Job;
 import io.denoise.jobs.JobImage;
 import io.denoise.jobs.JobStatus;
 import io.denoise.jobs.JobStore;
+import io.denoise.jobs.Priority;
 import io.denoise.recipe.GenerationRequest;
 import io.denoise.webhooks.WebhookDeliveries;
 import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
@@ -26,6 +27,10 @@ public record JobView(
         JobStatus status,
         Progress progress,
         Long queuePosition,
+        @Schema(description = "Seconds until it is expected to start: its queue position over the rate its model's "
+                + "workers finished jobs lately; absent when none finished lately")
+        Long queueEtaSeconds,
+        @Schema(enumeration = {"low", "normal", "high"}) String priority,
         int attempt,
         String worker,
         Timings timings,
@@ -67,11 +72,11 @@ public record JobView(
     }
 
     static JobView of(Job job, GenerationRequest p, List<JobImage> images, Long queuePosition) {
-        return of(job, p, images, queuePosition, null);
+        return of(job, p, images, queuePosition, null, null);
     }
 
-    /** The job, with how its webhook deliveries stand if {@code deliveries} is given. */
-    static JobView of(Job job, GenerationRequest p, List<JobImage> images, Long queuePosition,
+    /** The job, with its expected wait and how its webhook deliveries stand, where given. */
+    static JobView of(Job job, GenerationRequest p, List<JobImage> images, Long queuePosition, Long queueEtaSeconds,
                       WebhookDeliveries.Summary deliveries) {
         String self = "/v1/jobs/" + job.id;
         Parameters params = new Parameters(p.prompt(), p.negativePrompt(), p.width(), p.height(), p.numInferenceSteps(),
@@ -91,7 +96,8 @@ public record JobView(
                 job.startedAt == null ? null : Duration.between(job.createdAt, job.startedAt).toMillis(),
                 job.startedAt == null || end == null ? null : Duration.between(job.startedAt, end).toMillis());
         return new JobView(job.id.toString(), job.model, job.status, new Progress(job.step, job.totalSteps),
-                job.status == JobStatus.QUEUED ? queuePosition : null, job.attempt, job.workerId, timings, params, imageViews, error, webhook,
+                job.status == JobStatus.QUEUED ? queuePosition : null, job.status == JobStatus.QUEUED ? queueEtaSeconds : null,
+                Priority.ofRank(job.priority).id(), job.attempt, job.workerId, timings, params, imageViews, error, webhook,
                 job.sweepId == null ? Map.of("self", self, "events", self + "/events")
                         : Map.of("self", self, "events", self + "/events", "sweep", "/v1/sweeps/" + job.sweepId));
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.denoise.auth.ApiKeys;
 import io.denoise.auth.Scope;
+import io.denoise.jobs.Priority;
 import io.denoise.recipe.InvalidRequestException;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -47,7 +48,9 @@ public class KeysResource {
     /** A new key's body. */
     public record KeyRequest(
             @Schema(description = "The tenant the key belongs to: 1 to 64 of a-z, 0-9, - and _", required = true) String tenant,
-            @Schema(description = "Whether the key may also manage keys (default false: jobs only)") Boolean admin) {
+            @Schema(description = "Whether the key may also manage keys (default false: jobs only)") Boolean admin,
+            @Schema(description = "The highest priority the key's jobs may ask for (default normal)",
+                    enumeration = {"low", "normal", "high"}) String maxPriority) {
     }
 
     /** The listing. */
@@ -83,7 +86,7 @@ public class KeysResource {
         }
         for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
             String name = names.next();
-            if (!name.equals("tenant") && !name.equals("admin")) {
+            if (!name.equals("tenant") && !name.equals("admin") && !name.equals("maxPriority")) {
                 throw new InvalidRequestException(JobRequestValidator.printable(name), "is not a field of a key request");
             }
         }
@@ -95,8 +98,12 @@ public class KeysResource {
         if (admin != null && !admin.isBoolean() && !admin.isNull()) {
             throw new InvalidRequestException("admin", "must be true or false");
         }
+        JsonNode priority = node.get("maxPriority");
+        Priority maxPriority = priority == null || priority.isNull() ? Priority.NORMAL
+                : Priority.parse(priority.isTextual() ? priority.textValue() : "").orElseThrow(() ->
+                        new InvalidRequestException("maxPriority", "must be low, normal or high"));
         Set<Scope> scopes = admin != null && admin.asBoolean() ? EnumSet.of(Scope.JOBS, Scope.ADMIN) : EnumSet.of(Scope.JOBS);
-        ApiKeys.Created created = keys.create(tenant.asText(), scopes);
+        ApiKeys.Created created = keys.create(tenant.asText(), scopes, maxPriority);
         return Response.created(URI.create("/v1/admin/keys/" + created.info().id()))
                 .entity(new CreatedKey(created.key(), created.info())).build();
     }

@@ -134,12 +134,12 @@ public class SweepResource {
         UUID id = UUID.randomUUID();
         ModelCard model;
         byte[] initImage;
-        JobStore.Webhook webhook;
+        JobStore.Handling handling;
         try {
             validator.checkShape(base);
             model = validator.model(base);
             initImage = validator.initImage(base, model);
-            webhook = validator.webhook(base);
+            handling = validator.handling(base, caller.maxPriority());
         } catch (InvalidRequestException e) {
             throw new InvalidRequestException("base." + e.field(), e.rule());
         }
@@ -172,7 +172,7 @@ public class SweepResource {
         Sweep sweep;
         try {
             sweep = sweeps.submit(caller.tenant(), id, model.name(), plan.toJson().toString(), plan.columns(), plan.rows(), topic, cells,
-                    webhook);
+                    handling);
         } catch (RuntimeException e) {
             if (initKey != null) {
                 images.deleteQuietly(initKey);

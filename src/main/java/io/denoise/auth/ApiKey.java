@@ -27,6 +27,10 @@ public class ApiKey extends PanacheEntityBase {
     /** Comma-separated {@link Scope} ids. */
     public String scopes;
 
+    /** The highest {@link io.denoise.jobs.Priority} (its rank) the key's jobs may ask for. */
+    @Column(name = "max_priority")
+    public int maxPriority = 1;
+
     @Column(name = "created_at")
     public Instant createdAt;
 

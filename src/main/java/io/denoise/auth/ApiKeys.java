@@ -1,5 +1,6 @@
 package io.denoise.auth;
 
+import io.denoise.jobs.Priority;
 import io.denoise.recipe.InvalidRequestException;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -43,11 +44,12 @@ public class ApiKeys {
     }
 
     /** A key as listed: never the key itself. */
-    public record KeyInfo(UUID id, String tenant, String prefix, List<String> scopes, Instant createdAt, Instant revokedAt) {
+    public record KeyInfo(UUID id, String tenant, String prefix, List<String> scopes, String maxPriority, Instant createdAt,
+                          Instant revokedAt) {
 
         static KeyInfo of(ApiKey k) {
             return new KeyInfo(k.id, k.tenant, k.prefix, Scope.parse(k.scopes).stream().map(Scope::id).toList(),
-                    k.createdAt, k.revokedAt);
+                    Priority.ofRank(k.maxPriority).id(), k.createdAt, k.revokedAt);
         }
     }
 
@@ -55,13 +57,19 @@ public class ApiKeys {
     public record Created(KeyInfo info, String key) {
     }
 
-    /** Creates a key for {@code tenant} with {@code scopes}. */
+    /** Creates a key for {@code tenant} with {@code scopes}, whose jobs may ask for at most normal priority. */
     @Transactional
     public Created create(String tenant, Set<Scope> scopes) {
+        return create(tenant, scopes, Priority.NORMAL);
+    }
+
+    /** Creates a key for {@code tenant} with {@code scopes}, whose jobs may ask for at most {@code maxPriority}. */
+    @Transactional
+    public Created create(String tenant, Set<Scope> scopes, Priority maxPriority) {
         byte[] secret = new byte[32];
         RANDOM.nextBytes(secret);
         String key = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
-        return new Created(store(tenant, key, scopes), key);
+        return new Created(store(tenant, key, scopes, maxPriority), key);
     }
 
     /** Stores a key made elsewhere (the local run's file, after the database was reset); no-op if stored. */
@@ -71,10 +79,10 @@ public class ApiKeys {
             throw new IllegalArgumentException("not a key this service made: it must start with " + PREFIX);
         }
         ApiKey existing = ApiKey.find("keyHash", hash(key)).firstResult();
-        return existing != null ? KeyInfo.of(existing) : store(tenant, key, scopes);
+        return existing != null ? KeyInfo.of(existing) : store(tenant, key, scopes, Priority.NORMAL);
     }
 
-    private KeyInfo store(String tenant, String key, Set<Scope> scopes) {
+    private KeyInfo store(String tenant, String key, Set<Scope> scopes, Priority maxPriority) {
         checkTenant(tenant);
         if (scopes.isEmpty()) {
             throw new InvalidRequestException("scopes", "must name at least one of jobs, admin");
@@ -85,6 +93,7 @@ public class ApiKeys {
         k.keyHash = hash(key);
         k.prefix = key.substring(0, SHOWN_PREFIX);
         k.scopes = Scope.join(scopes);
+        k.maxPriority = maxPriority.rank();
         k.createdAt = Instant.now();
         k.persist();
         return KeyInfo.of(k);
@@ -137,7 +146,8 @@ public class ApiKeys {
     @Transactional
     Optional<Caller> lookUp(byte[] hash) {
         ApiKey k = ApiKey.find("keyHash = ?1 and revokedAt is null", (Object) hash).firstResult();
-        return k == null ? Optional.empty() : Optional.of(new Caller(k.id, k.tenant, Scope.parse(k.scopes)));
+        return k == null ? Optional.empty() : Optional.of(new Caller(k.id, k.tenant, Scope.parse(k.scopes),
+                Priority.ofRank(k.maxPriority)));
     }
 
     /** A tenant name: 1 to 64 of a-z, 0-9, - and _, starting with a letter or digit. */

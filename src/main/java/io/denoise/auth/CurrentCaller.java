@@ -1,5 +1,6 @@
 package io.denoise.auth;
 
+import io.denoise.jobs.Priority;
 import jakarta.enterprise.context.RequestScoped;
 
 /** The caller of the request being served, set by the authentication filter before any resource runs. */
@@ -22,5 +23,10 @@ public class CurrentCaller {
     /** The caller's tenant: the owner of what it submits and the only one whose jobs it sees. */
     public String tenant() {
         return get().tenant();
+    }
+
+    /** The highest priority the caller's key lets its jobs ask for. */
+    public Priority maxPriority() {
+        return get().maxPriority();
     }
 }

@@ -2,6 +2,7 @@ package io.denoise.cli;
 
 import io.denoise.auth.ApiKeys;
 import io.denoise.auth.Scope;
+import io.denoise.jobs.Priority;
 import io.denoise.recipe.InvalidRequestException;
 import io.quarkus.runtime.QuarkusApplication;
 import jakarta.inject.Inject;
@@ -19,8 +20,10 @@ import java.util.UUID;
 public class KeysCommand implements QuarkusApplication {
 
     static final String USAGE = """
-            usage: keys create --tenant NAME [--admin]   create a key (printed once) for a tenant; --admin may manage keys
-                   keys list                             every key: id, tenant, prefix, scopes, created, revoked
+            usage: keys create --tenant NAME [--admin] [--max-priority low|normal|high]
+                                                         create a key (printed once) for a tenant; --admin may manage
+                                                         keys; its jobs may ask for at most --max-priority (normal)
+                   keys list                             every key: id, tenant, prefix, scopes, max priority, created, revoked
                    keys revoke ID                        revoke a key (refused everywhere within seconds)
             """;
 
@@ -60,11 +63,15 @@ public class KeysCommand implements QuarkusApplication {
             case "create" -> {
                 String tenant = null;
                 boolean admin = false;
+                Priority maxPriority = Priority.NORMAL;
                 for (int i = 1; i < args.length; i++) {
                     if (args[i].equals("--tenant") && i + 1 < args.length) {
                         tenant = args[++i];
                     } else if (args[i].equals("--admin")) {
                         admin = true;
+                    } else if (args[i].equals("--max-priority") && i + 1 < args.length
+                            && Priority.parse(args[i + 1]).isPresent()) {
+                        maxPriority = Priority.parse(args[++i]).orElseThrow();
                     } else {
                         err.print("unknown option " + args[i] + "\n" + USAGE);
                         return 2;
@@ -75,17 +82,17 @@ public class KeysCommand implements QuarkusApplication {
                     return 2;
                 }
                 Set<Scope> scopes = admin ? EnumSet.of(Scope.JOBS, Scope.ADMIN) : EnumSet.of(Scope.JOBS);
-                ApiKeys.Created created = keys.create(tenant, scopes);
+                ApiKeys.Created created = keys.create(tenant, scopes, maxPriority);
                 err.println("key " + created.info().id() + " for tenant " + tenant + " (" + String.join(",",
                         created.info().scopes()) + "); it is not shown again:");
                 out.println(created.key());
                 return 0;
             }
             case "list" -> {
-                out.println("id\ttenant\tprefix\tscopes\tcreated\trevoked");
+                out.println("id\ttenant\tprefix\tscopes\tmax-priority\tcreated\trevoked");
                 for (ApiKeys.KeyInfo k : keys.list()) {
                     out.println(k.id() + "\t" + k.tenant() + "\t" + k.prefix() + "\t" + String.join(",", k.scopes()) + "\t"
-                            + k.createdAt() + "\t" + (k.revokedAt() == null ? "-" : k.revokedAt()));
+                            + k.maxPriority() + "\t" + k.createdAt() + "\t" + (k.revokedAt() == null ? "-" : k.revokedAt()));
                 }
                 return 0;
             }

@@ -95,6 +95,12 @@ public class Job extends PanacheEntityBase {
     @JdbcTypeCode(SqlTypes.JSON)
     public String images;
 
+    /** Waiting in PostgreSQL for {@link FairDispatcher} to release it to Kafka (fair scheduling). */
+    public boolean held;
+
+    /** {@link Priority#rank()}: higher ranks are released first. */
+    public int priority = Priority.NORMAL.rank();
+
     /** Where this job's webhook deliveries go, or null for none. */
     @Column(name = "webhook_url")
     public String webhookUrl;

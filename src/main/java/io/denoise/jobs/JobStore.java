@@ -41,6 +41,13 @@ public class JobStore implements JobAttempts {
         }
     }
 
+    /** How the service treats a job beside generating it: how soon it starts, and where its events are posted. */
+    public record Handling(Priority priority, Webhook webhook) {
+
+        /** Normal priority, no webhook. */
+        public static final Handling DEFAULT = new Handling(Priority.NORMAL, null);
+    }
+
     /**
      * Where a job's events are posted, and which: {@code started}, {@code progress}, {@code completed}.
      *
@@ -80,28 +87,34 @@ public class JobStore implements JobAttempts {
     @Inject
     Quotas quotas;
 
+    @Inject
+    SchedulingConfig scheduling;
+
     /**
-     * Stores a new QUEUED job and its outbox record in one transaction, if the tenant's quotas admit it
-     * ({@link Quotas.QuotaExceededException} otherwise, and nothing is stored). An idempotency key already taken
+     * Stores a new QUEUED job in one transaction, if the tenant's quotas admit it ({@link
+     * Quotas.QuotaExceededException} otherwise, and nothing is stored): held for {@link FairDispatcher} under fair
+     * scheduling, else with its outbox record. An idempotency key already taken
      * fails the transaction on its unique constraint; the caller looks the key up before and after.
      */
     @Transactional
-    public Job submit(String tenant, UUID id, String model, GenerationRequest params, Webhook webhook, String idempotencyKey,
+    public Job submit(String tenant, UUID id, String model, GenerationRequest params, Handling handling, String idempotencyKey,
                       String requestHash, String topic, String recordPayload) {
-        Job job = submit(tenant, id, model, params, webhook, idempotencyKey, requestHash, topic, recordPayload, null, null);
+        Job job = submit(tenant, id, model, params, handling, idempotencyKey, requestHash, topic, recordPayload, null, null);
         quotas.admit(tenant, 1);
         return job;
     }
 
     /** {@link #submit} for a cell of a sweep (the sweep's row written first, in the same transaction), not yet admitted. */
     @Transactional
-    Job submit(String tenant, UUID id, String model, GenerationRequest params, Webhook webhook, String idempotencyKey,
+    Job submit(String tenant, UUID id, String model, GenerationRequest params, Handling handling, String idempotencyKey,
                String requestHash, String topic, String recordPayload, UUID sweepId, Integer sweepCell) {
         Job job = new Job();
         job.tenant = tenant;
-        if (webhook != null) {
-            job.webhookUrl = webhook.url();
-            job.webhookEvents = String.join(",", webhook.events());
+        job.priority = handling.priority().rank();
+        job.held = scheduling.fair();
+        if (handling.webhook() != null) {
+            job.webhookUrl = handling.webhook().url();
+            job.webhookEvents = String.join(",", handling.webhook().events());
         }
         job.sweepId = sweepId;
         job.sweepCell = sweepCell;
@@ -114,12 +127,14 @@ public class JobStore implements JobAttempts {
         job.totalSteps = params.numInferenceSteps();
         job.createdAt = Instant.now();
         job.persist();
-        OutboxMessage message = new OutboxMessage();
-        message.topic = topic;
-        message.recordKey = id.toString();
-        message.payload = recordPayload;
-        message.createdAt = job.createdAt;
-        message.persist();
+        if (!job.held) {
+            OutboxMessage message = new OutboxMessage();
+            message.topic = topic;
+            message.recordKey = id.toString();
+            message.payload = recordPayload;
+            message.createdAt = job.createdAt;
+            message.persist();
+        }
         em.flush();
         outboxWritten.fire(new OutboxWritten());
         return job;
@@ -242,7 +257,7 @@ public class JobStore implements JobAttempts {
         @SuppressWarnings("unchecked")
         List<Job> candidates = em.createNativeQuery("""
                         select * from job j
-                         where j.status in ('QUEUED', 'RUNNING')
+                         where j.status in ('QUEUED', 'RUNNING') and not j.held
                            and coalesce(j.dispatched_at, j.created_at) < now() - make_interval(secs => :stale)
                            and (j.status = 'QUEUED' or j.lease_until is null
                                 or j.lease_until < now() - make_interval(secs => :stale))
@@ -381,10 +396,36 @@ public class JobStore implements JobAttempts {
         return job == null ? CancelOutcome.NOT_FOUND : CancelOutcome.ALREADY_FINISHED;
     }
 
-    /** Queued jobs of the same model submitted before this one. */
+    /**
+     * The jobs of its model that start before this queued one: under fair scheduling, the order the dispatcher
+     * releases in (priority, then tenants in turn); otherwise those submitted before it.
+     */
     @Transactional
     public long queuePosition(Job job) {
-        return Job.count("status = ?1 and model = ?2 and createdAt < ?3", JobStatus.QUEUED, job.model, job.createdAt);
+        if (!job.held) {
+            return ((Number) em.createNativeQuery("""
+                            select count(*) from job
+                             where model = :model and status = 'QUEUED' and not held and (created_at, id) < (:at, :id)""")
+                    .setParameter("model", job.model).setParameter("at", job.createdAt).setParameter("id", job.id)
+                    .getSingleResult()).longValue();
+        }
+        // held: behind every released job, every held one of a higher priority, its own tenant's older ones, and, as
+        // tenants take turns, as many of each other tenant's (of its priority) as its own before it, plus one
+        return ((Number) em.createNativeQuery("""
+                        with mine as (
+                            select count(*) as r from job
+                             where model = :model and status = 'QUEUED' and held and priority = :priority
+                               and tenant = :tenant and (created_at, id) < (:at, :id))
+                        select (select count(*) from job where model = :model and status = 'QUEUED' and not held)
+                             + (select count(*) from job where model = :model and status = 'QUEUED' and held and priority > :priority)
+                             + (select r from mine)
+                             + coalesce((select sum(least(n, (select r from mine) + 1)) from (
+                                   select count(*) as n from job
+                                    where model = :model and status = 'QUEUED' and held and priority = :priority
+                                      and tenant <> :tenant
+                                    group by tenant) others), 0)""")
+                .setParameter("model", job.model).setParameter("priority", job.priority).setParameter("tenant", job.tenant)
+                .setParameter("at", job.createdAt).setParameter("id", job.id).getSingleResult()).longValue();
     }
 
     @Transactional

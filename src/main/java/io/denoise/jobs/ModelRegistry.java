@@ -7,7 +7,6 @@ import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.transaction.Transactional;
 
-import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,7 +68,7 @@ public class ModelRegistry {
         Map<String, ModelCard> cards = new TreeMap<>();
         for (Object[] row : rows) {
             ModelCard card = read((String) row[1]);
-            Instant seen = row[2] instanceof Timestamp ts ? ts.toInstant() : (Instant) row[2];
+            Instant seen = SqlValues.instant(row[2]);
             cards.put((String) row[0], new ModelCard(card.name(), card.hash(), card.defaults(), card.limits(),
                     new ArrayList<>(card.schedulers()), card.imageToImage(), card.batching(), seen));
         }

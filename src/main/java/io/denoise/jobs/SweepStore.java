@@ -31,11 +31,11 @@ public class SweepStore {
 
     /**
      * Stores a sweep and every cell's QUEUED job and outbox record, all or nothing, if the tenant's quotas admit them
-     * all; every cell posts to {@code webhook} (or none, if null).
+     * all; every cell is handled as {@code handling} says (its priority, its webhook).
      */
     @Transactional
     public Sweep submit(String tenant, UUID id, String model, String planJson, int columns, int rows, String topic, List<Cell> cells,
-                        JobStore.Webhook webhook) {
+                        JobStore.Handling handling) {
         Sweep sweep = new Sweep();
         sweep.id = id;
         sweep.tenant = tenant;
@@ -48,7 +48,7 @@ public class SweepStore {
         em.flush();
         for (int i = 0; i < cells.size(); i++) {
             Cell cell = cells.get(i);
-            jobs.submit(tenant, cell.jobId(), model, cell.request(), webhook, null, null, topic, cell.recordPayload(), id, i);
+            jobs.submit(tenant, cell.jobId(), model, cell.request(), handling, null, null, topic, cell.recordPayload(), id, i);
         }
         quotas.admit(tenant, cells.size());
         return sweep;

@@ -1,14 +1,13 @@
 package io.denoise.webhooks;
 
+import io.denoise.jobs.SqlValues;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.transaction.Transactional;
 
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.UUID;
 
@@ -50,7 +49,7 @@ public class WebhookDeliveries {
                         returning w.id, w.job_id, w.tenant, w.url, w.type, w.attempt, w.step, w.created_at, w.payload, w.tries""")
                 .setParameter("max", max).setParameter("lease", lease.toMillis() / 1000.0).getResultList();
         return rows.stream().map(r -> new Due((UUID) r[0], (UUID) r[1], (String) r[2], (String) r[3], (String) r[4],
-                ((Number) r[5]).intValue(), ((Number) r[6]).intValue(), instant(r[7]), (String) r[8],
+                ((Number) r[5]).intValue(), ((Number) r[6]).intValue(), SqlValues.instant(r[7]), (String) r[8],
                 ((Number) r[9]).intValue())).toList();
     }
 
@@ -106,15 +105,5 @@ public class WebhookDeliveries {
 
     private static String truncate(String text, int max) {
         return text == null || text.length() <= max ? text : text.substring(0, max);
-    }
-
-    private static Instant instant(Object value) {
-        if (value instanceof Timestamp ts) {
-            return ts.toInstant();
-        }
-        if (value instanceof OffsetDateTime odt) {
-            return odt.toInstant();
-        }
-        return (Instant) value;
     }
 }

@@ -1,0 +1,194 @@
+package io.denoise.jobs;
+
+import io.denoise.Roles;
+import io.denoise.Threads;
+import io.denoise.messaging.JobRecord;
+import io.denoise.messaging.Topics;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import jakarta.persistence.EntityManager;
+import org.jboss.logging.Logger;
+
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Releases held jobs to Kafka in fair order, from every API replica (one at a time per model, under a transaction
+ * advisory lock). Each round keeps {@code max(min-ahead, ahead-per-running × running)} jobs of the model released
+ * and not yet started; to fill that, it takes the highest priority held, and within it the tenant with the fewest
+ * jobs released or running (ties: the oldest waiting job), one job at a time. A released job gets its outbox record
+ * in the same transaction, and the relay sends it on.
+ */
+@ApplicationScoped
+public class FairDispatcher {
+
+    private static final Logger LOG = Logger.getLogger(FairDispatcher.class);
+
+    /** A held job, as a round reads it. */
+    record Held(UUID id, String tenant, int priority, Instant createdAt) {
+    }
+
+    @Inject
+    Roles roles;
+
+    @Inject
+    SchedulingConfig config;
+
+    @Inject
+    ModelRegistry models;
+
+    @Inject
+    Topics topics;
+
+    @Inject
+    EntityManager em;
+
+    @Inject
+    Event<JobStore.OutboxWritten> outboxWritten;
+
+    private ScheduledExecutorService rounds;
+
+    void start(@Observes StartupEvent event) {
+        if (!roles.api() || !config.fair()) {
+            return;
+        }
+        rounds = Threads.scheduled("fair-dispatcher");
+        rounds.scheduleWithFixedDelay(this::round, 0, config.interval().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        if (rounds != null) {
+            rounds.shutdownNow();
+        }
+    }
+
+    private void round() {
+        for (String model : models.all().keySet()) {
+            try {
+                int released = QuarkusTransaction.requiringNew().call(() -> release(model));
+                if (released > 0) {
+                    LOG.debugf("released %d held jobs of %s", released, model);
+                }
+            } catch (RuntimeException e) {
+                LOG.debugf("no release round for %s: %s", model, e.getMessage());
+            }
+        }
+    }
+
+    /** One round for {@code model}, in the caller's transaction: how many jobs it released. */
+    int release(String model) {
+        Object[] counts = (Object[]) em.createNativeQuery("""
+                        select pg_try_advisory_xact_lock(hashtextextended('denoise-dispatch:' || :model, 0)),
+                               (select count(*) from job where model = :model and status = 'QUEUED' and not held),
+                               (select count(*) from job where model = :model and status = 'RUNNING'),
+                               exists (select 1 from job where model = :model and status = 'QUEUED' and held)""")
+                .setParameter("model", model).getSingleResult();
+        if (!(Boolean) counts[0] || !(Boolean) counts[3]) {
+            return 0;
+        }
+        long ahead = ((Number) counts[1]).longValue();
+        long running = ((Number) counts[2]).longValue();
+        int room = (int) Math.min(config.maxRelease(),
+                Math.max(config.minAhead(), Math.ceil(config.aheadPerRunning() * running)) - ahead);
+        if (room <= 0) {
+            return 0;
+        }
+        @SuppressWarnings("unchecked")
+        List<Object[]> rows = em.createNativeQuery("""
+                        select id, tenant, priority, created_at from (
+                            select id, tenant, priority, created_at,
+                                   row_number() over (partition by tenant, priority order by created_at, id) as n
+                              from job where model = :model and status = 'QUEUED' and held) c
+                         where n <= :room""")
+                .setParameter("model", model).setParameter("room", room).getResultList();
+        List<Held> held = rows.stream().map(r -> new Held((UUID) r[0], (String) r[1], ((Number) r[2]).intValue(),
+                SqlValues.instant(r[3]))).toList();
+        @SuppressWarnings("unchecked")
+        List<Object[]> active = em.createNativeQuery("""
+                        select tenant, count(*) from job
+                         where model = :model and (status = 'RUNNING' or (status = 'QUEUED' and not held))
+                         group by tenant""")
+                .setParameter("model", model).getResultList();
+        Map<String, Long> activeByTenant = new HashMap<>();
+        active.forEach(r -> activeByTenant.put((String) r[0], ((Number) r[1]).longValue()));
+        List<UUID> chosen = order(held, activeByTenant, room);
+        if (chosen.isEmpty()) {
+            return 0;
+        }
+        String ids = String.join(",", chosen.stream().map(UUID::toString).toList());
+        int released = em.createNativeQuery("""
+                        update job set held = false
+                         where id in (select unnest(string_to_array(:ids, ','))::uuid) and held and status = 'QUEUED'""")
+                .setParameter("ids", ids).executeUpdate();
+        String topic = topics.jobs(model);
+        Instant now = Instant.now();
+        for (UUID id : chosen) {
+            OutboxMessage message = new OutboxMessage();
+            message.topic = topic;
+            message.recordKey = id.toString();
+            message.payload = new JobRecord(id, model).toJson();
+            message.createdAt = now;
+            message.persist();
+        }
+        em.flush();
+        outboxWritten.fire(new JobStore.OutboxWritten());
+        return released;
+    }
+
+    /**
+     * The fair order of release, at most {@code room} jobs: priority first; within one, the tenant with the fewest
+     * jobs active (released or running) next, ties to the tenant whose next job has waited longest; each job taken
+     * counts for its tenant at once, so tenants alternate.
+     */
+    static List<UUID> order(List<Held> held, Map<String, Long> active, int room) {
+        TreeMap<Integer, Map<String, Deque<Held>>> byPriority = new TreeMap<>(Comparator.reverseOrder());
+        for (Held h : held.stream().sorted(Comparator.comparing(Held::createdAt).thenComparing(Held::id)).toList()) {
+            byPriority.computeIfAbsent(h.priority(), p -> new HashMap<>())
+                    .computeIfAbsent(h.tenant(), t -> new ArrayDeque<>()).add(h);
+        }
+        Map<String, Long> counts = new HashMap<>(active);
+        List<UUID> out = new ArrayList<>();
+        for (Map<String, Deque<Held>> tenants : byPriority.values()) {
+            while (out.size() < room && !tenants.isEmpty()) {
+                String next = null;
+                for (Map.Entry<String, Deque<Held>> e : tenants.entrySet()) {
+                    if (next == null || fairer(e.getKey(), e.getValue().peekFirst(), next, tenants.get(next).peekFirst(), counts)) {
+                        next = e.getKey();
+                    }
+                }
+                Deque<Held> queue = tenants.get(next);
+                out.add(queue.pollFirst().id());
+                counts.merge(next, 1L, Long::sum);
+                if (queue.isEmpty()) {
+                    tenants.remove(next);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static boolean fairer(String tenant, Held job, String than, Held thanJob, Map<String, Long> counts) {
+        long a = counts.getOrDefault(tenant, 0L);
+        long b = counts.getOrDefault(than, 0L);
+        if (a != b) {
+            return a < b;
+        }
+        int byTime = job.createdAt().compareTo(thanJob.createdAt());
+        return byTime != 0 ? byTime < 0 : job.id().compareTo(thanJob.id()) < 0;
+    }
+}

@@ -1,0 +1,158 @@
+package io.denoise.api;
+
+import io.denoise.auth.ApiKeys;
+import io.denoise.auth.Scope;
+import io.denoise.jobs.Priority;
+import io.denoise.stack.StackTestResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Fair scheduling on the test profile's one worker (two jobs per batch): jobs wait in PostgreSQL and are released a
+ * few at a time, priority first and tenants in turn, so another tenant's first job starts within a few of a
+ * backlog's jobs; queue positions follow that order.
+ */
+@QuarkusTest
+@QuarkusTestResource(StackTestResource.class)
+class FairSchedulingTest {
+
+    /** About a second each on tiny-random: the backlog lasts while the test looks. */
+    private static final String LONG_JOB = "{\"prompt\":\"a red circle\",\"numInferenceSteps\":60,\"width\":256,\"height\":256}";
+
+    @ConfigProperty(name = "quarkus.datasource.jdbc.url")
+    String jdbcUrl;
+
+    @Inject
+    ApiKeys keys;
+
+    private static String submit(String key, String body) {
+        return given().auth().oauth2(key).contentType(ContentType.JSON).body(body).post("/v1/jobs").then().statusCode(202)
+                .extract().path("id");
+    }
+
+    /** Ids of the jobs that have started, in the order they started. */
+    private List<String> startOrder(List<String> ids) throws Exception {
+        try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
+             PreparedStatement q = db.prepareStatement("""
+                     select id::text from job where id::text = any (?) and started_at is not null order by started_at, id""")) {
+            q.setArray(1, db.createArrayOf("text", ids.toArray()));
+            List<String> out = new ArrayList<>();
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    out.add(r.getString(1));
+                }
+            }
+            return out;
+        }
+    }
+
+    @Test
+    void anotherTenantsFirstJobStartsWithinAFewOfABacklogsJobsAndAHighPriorityJobBeforeBoth() throws Exception {
+        String a = TestKeys.key("fair-a");
+        String b = TestKeys.key("fair-b");
+        String c = keys.create("fair-c", EnumSet.of(Scope.JOBS), Priority.HIGH).key();
+        List<String> backlog = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            backlog.add(submit(a, LONG_JOB));
+        }
+        try {
+            String newcomer = submit(b, LONG_JOB);
+            Response queued = given().auth().oauth2(b).get("/v1/jobs/" + newcomer);
+            long position = queued.<Number>path("queuePosition").longValue();
+            assertTrue(position <= 5, "b's job is reported near the front, not behind a's 30: " + queued.asString());
+            queued.then().body("priority", equalTo("normal"));
+            String urgent = submit(c, LONG_JOB.replace("{", "{\"priority\":\"high\","));
+            given().auth().oauth2(c).get("/v1/jobs/" + urgent).then().body("priority", equalTo("high"));
+
+            List<String> all = new ArrayList<>(backlog);
+            all.add(newcomer);
+            all.add(urgent);
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            List<String> started;
+            do {
+                Thread.sleep(200);
+                started = startOrder(all);
+            } while ((!started.contains(newcomer) || !started.contains(urgent)) && System.nanoTime() < deadline);
+            int newcomerAt = started.indexOf(newcomer);
+            int urgentAt = started.indexOf(urgent);
+            System.out.printf("[fair] a's 30-job backlog: b's first job started %d-th, c's high-priority job (submitted after b's) %d-th%n",
+                    newcomerAt + 1, urgentAt + 1);
+            // only a's jobs already running (2) or released (min-ahead, 4) when b and c came may start before them
+            long aBeforeNewcomer = started.subList(0, Math.max(0, newcomerAt)).stream().filter(backlog::contains).count();
+            long aBeforeUrgent = started.subList(0, Math.max(0, urgentAt)).stream().filter(backlog::contains).count();
+            assertTrue(newcomerAt >= 0 && aBeforeNewcomer <= 6, aBeforeNewcomer + " of a's jobs started before b's: " + started);
+            assertTrue(urgentAt >= 0 && aBeforeUrgent <= 6, aBeforeUrgent + " of a's jobs started before the urgent one");
+        } finally {
+            for (String id : backlog) {
+                given().auth().oauth2(a).delete("/v1/jobs/" + id);
+            }
+        }
+    }
+
+    @Test
+    void aJobMayAskForNoHigherPriorityThanItsKeyAllows() {
+        given().contentType(ContentType.JSON).body("{\"prompt\":\"x\",\"numInferenceSteps\":2,\"priority\":\"high\"}")
+                .auth().oauth2(TestKeys.key("fair-d")).post("/v1/jobs").then().statusCode(400)
+                .body("field", equalTo("priority")).body("message", containsString("at most normal"));
+        given().contentType(ContentType.JSON).body("{\"prompt\":\"x\",\"numInferenceSteps\":2,\"priority\":\"urgent\"}")
+                .auth().oauth2(TestKeys.key("fair-d")).post("/v1/jobs").then().statusCode(400)
+                .body("field", equalTo("priority"));
+        String low = submit(TestKeys.key("fair-d"), "{\"prompt\":\"x\",\"numInferenceSteps\":2,\"priority\":\"low\"}");
+        given().auth().oauth2(TestKeys.key("fair-d")).get("/v1/jobs/" + low).then().body("priority", equalTo("low"));
+        String admin = TestKeys.adminKey("fair-admin");
+        given().auth().oauth2(admin).contentType(ContentType.JSON).body("{\"tenant\":\"fair-e\",\"maxPriority\":\"high\"}")
+                .post("/v1/admin/keys").then().statusCode(201).body("info.maxPriority", equalTo("high"));
+        given().auth().oauth2(admin).contentType(ContentType.JSON).body("{\"tenant\":\"fair-e\",\"maxPriority\":\"top\"}")
+                .post("/v1/admin/keys").then().statusCode(400).body("field", equalTo("maxPriority"));
+        assertEquals(Priority.NORMAL.rank(), 1);
+    }
+
+    @Test
+    void theDispatcherKeepsOnlyAFewJobsReleasedAheadOfTheWorker() throws Exception {
+        String key = TestKeys.key("fair-f");
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            ids.add(submit(key, LONG_JOB));
+        }
+        try {
+            Thread.sleep(1500);
+            try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
+                 PreparedStatement q = db.prepareStatement("""
+                         select count(*) filter (where held), count(*) filter (where not held and status = 'QUEUED')
+                           from job where id::text = any (?) and status = 'QUEUED'""")) {
+                q.setArray(1, db.createArrayOf("text", ids.toArray()));
+                try (ResultSet r = q.executeQuery()) {
+                    r.next();
+                    long held = r.getLong(1);
+                    long released = r.getLong(2);
+                    assertTrue(released <= 4, "at most min-ahead released and waiting: " + released);
+                    assertTrue(held >= 10, "the rest wait in PostgreSQL: " + held + " at " + Instant.now());
+                }
+            }
+        } finally {
+            for (String id : ids) {
+                given().auth().oauth2(key).delete("/v1/jobs/" + id);
+            }
+        }
+    }
+}
