@@ -77,16 +77,17 @@ public class FairDispatcher {
         }
     }
 
+    /** Never throws: an exception would end the schedule, and held jobs would wait for ever. */
     private void round() {
-        for (String model : models.all().keySet()) {
-            try {
+        try {
+            for (String model : models.all().keySet()) {
                 int released = QuarkusTransaction.requiringNew().call(() -> release(model));
                 if (released > 0) {
                     LOG.debugf("released %d held jobs of %s", released, model);
                 }
-            } catch (RuntimeException e) {
-                LOG.debugf("no release round for %s: %s", model, e.getMessage());
             }
+        } catch (RuntimeException e) {
+            LOG.debugf("no release round: %s", e.getMessage());
         }
     }
 
