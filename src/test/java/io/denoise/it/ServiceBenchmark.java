@@ -62,12 +62,13 @@ public final class ServiceBenchmark {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
         String model = opts.get("model");
-        // quotas stay on, set above what the benchmark offers
+        // quotas stay on, set above what the benchmark offers; admission by capacity is off, as the POST run's API
+        // has no worker and its queue only grows
         Map<String, String> modelConfig = Map.of("denoise.models.serve", model, "denoise.api.default-model", model,
                 "denoise.models.intra-op-threads", opts.get("intra-op-threads"),
                 "denoise.worker.max-batch-jobs", opts.get("max-batch-jobs"),
                 "denoise.quotas.submit-rate", "100000", "denoise.quotas.submit-burst", "100000",
-                "denoise.quotas.max-active-jobs", "1000000");
+                "denoise.quotas.max-active-jobs", "1000000", "denoise.admission.max-queue-wait", "0s");
         Path data = Path.of("target", "stack-bench", "run-" + System.currentTimeMillis());
         try (LocalStack stack = LocalStack.builder().dataDir(data).build().start()) {
             try (AppProcess app = AppProcess.start("bench-app", stack, "api,worker", modelConfig, true)) {
@@ -249,6 +250,7 @@ public final class ServiceBenchmark {
         long interval = TimeUnit.SECONDS.toNanos(1) / rate;
         ConcurrentLinkedQueue<Double> latencies = new ConcurrentLinkedQueue<>();
         AtomicInteger errors = new AtomicInteger();
+        Map<String, AtomicInteger> refusals = new java.util.concurrent.ConcurrentHashMap<>();
         AtomicInteger done = new AtomicInteger();
         long begin = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
         AtomicLong measuredEnd = new AtomicLong();
@@ -263,6 +265,8 @@ public final class ServiceBenchmark {
                 long now = System.nanoTime();
                 if (e != null || r.statusCode() != 202) {
                     errors.incrementAndGet();
+                    refusals.computeIfAbsent(e != null ? e.getClass().getSimpleName() : Integer.toString(r.statusCode()),
+                            k -> new AtomicInteger()).incrementAndGet();
                 }
                 if (measured) {
                     latencies.add((now - due) / 1e6);
@@ -281,6 +285,9 @@ public final class ServiceBenchmark {
         System.out.printf(Locale.ROOT, "%nPOST /v1/jobs offered at %d requests/s for %d s (after %d s warm-up): "
                         + "%d completed in %.2f s = %.0f requests/s, %d errors, %d unanswered%n",
                 rate, seconds, warmup / rate, sorted.size(), window, sorted.size() / window, errors.get(), total - done.get());
+        if (!refusals.isEmpty()) {
+            System.out.println("  errors by answer: " + refusals);
+        }
         print("POST /v1/jobs latency (from when it was due)", sorted);
     }
 
