@@ -99,6 +99,7 @@ public class JobStore implements JobAttempts {
     @Transactional
     public Job submit(String tenant, UUID id, String model, GenerationRequest params, Handling handling, String idempotencyKey,
                       String requestHash, String topic, String recordPayload) {
+        quotas.prepare();
         Job job = submit(tenant, id, model, params, handling, idempotencyKey, requestHash, topic, recordPayload, null, null);
         quotas.admit(tenant, 1);
         return job;
@@ -136,7 +137,9 @@ public class JobStore implements JobAttempts {
             message.persist();
         }
         em.flush();
-        outboxWritten.fire(new OutboxWritten());
+        if (!job.held) {
+            outboxWritten.fire(new OutboxWritten());
+        }
         return job;
     }
 

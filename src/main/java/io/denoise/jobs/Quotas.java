@@ -7,19 +7,16 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 
-import java.util.List;
 import java.util.Locale;
 import java.util.OptionalLong;
 
 /**
  * Admission. Before anything is stored: a job no larger than its tenant may ask for ({@link #checkSize}), and a
  * model whose queue the workers can clear within {@code denoise.admission.max-queue-wait} (read from the last
- * {@link QueueMetrics} refresh, so it costs no query). Then by tenant, inside the submit's transaction, after its rows are written: first the submit rate (a token
- * bucket row per tenant, refilled by elapsed time in one statement), then the jobs queued or running, which a
- * trigger keeps in the tenant's {@code tenant_usage} row on every write that moves a job in or out of QUEUED and
- * RUNNING. The job's insert locks that row until the submit commits, so two submits of one tenant are admitted one
- * after the other on any replica and the count is exact, at the cost of one row read. A refusal rolls the whole
- * submit back (its token and its count too).
+ * {@link QueueMetrics} refresh, so it costs no query). Then by tenant, at the end of the submit's transaction, in one
+ * statement ({@link #admit}): the submit rate (a token bucket row per tenant, refilled by elapsed time) and the jobs
+ * queued or running (the tenant's {@code tenant_usage} row, which a trigger keeps on every other write that moves a
+ * job in or out of QUEUED and RUNNING). A refusal rolls the whole submit back (its token and its count too).
  */
 @ApplicationScoped
 public class Quotas {
@@ -139,7 +136,20 @@ public class Quotas {
         metrics.counter("denoise_jobs_submitted", "tenant", tenant).increment(jobs);
     }
 
-    /** Admits {@code jobs} more jobs of {@code tenant}, already written in the caller's transaction, or throws. */
+    /**
+     * Opens admission in the caller's transaction, before its jobs are inserted: the usage trigger leaves them to
+     * {@link #admit}, which counts them in the same statement that checks the limits.
+     */
+    void prepare() {
+        em.createNativeQuery("select set_config('denoise.admitting', 'on', true)").getSingleResult();
+    }
+
+    /**
+     * Admits {@code jobs} more jobs of {@code tenant}, already written in the caller's transaction (opened by
+     * {@link #prepare}), or throws. One statement takes the tokens from the tenant's bucket and adds the jobs to its
+     * usage row; both rows stay locked from there to the commit, so the next submit of this tenant, on any replica,
+     * sees this one's count, and the count is exact.
+     */
     void admit(String tenant, int jobs) {
         double rate = config.submitRate(tenant);
         int burst = config.submitBurst(tenant);
@@ -147,21 +157,26 @@ public class Quotas {
             reject(tenant, "rate", new QuotaExceededException("rate_limited", jobs + " jobs at once is more than tenant "
                     + tenant + "'s burst of " + burst, Math.max(1, (long) Math.ceil(jobs / Math.max(rate, 1e-9)))));
         }
-        @SuppressWarnings("unchecked")
-        List<Object> left = em.createNativeQuery("""
-                        insert into tenant_bucket (tenant, tokens, at)
-                        values (:tenant, :burst - :jobs, clock_timestamp())
-                        on conflict (tenant) do update
-                           set tokens = least(:burst, tenant_bucket.tokens
-                                          + extract(epoch from clock_timestamp() - tenant_bucket.at) * :rate) - :jobs,
-                               at = clock_timestamp()
-                         where least(:burst, tenant_bucket.tokens
-                                   + extract(epoch from clock_timestamp() - tenant_bucket.at) * :rate) >= :jobs
-                        returning tokens""")
+        Object[] admitted = (Object[]) em.createNativeQuery("""
+                        with bucket as (
+                            insert into tenant_bucket (tenant, tokens, at)
+                            values (:tenant, :burst - :jobs, clock_timestamp())
+                            on conflict (tenant) do update
+                               set tokens = least(:burst, tenant_bucket.tokens
+                                              + extract(epoch from clock_timestamp() - tenant_bucket.at) * :rate) - :jobs,
+                                   at = clock_timestamp()
+                             where least(:burst, tenant_bucket.tokens
+                                       + extract(epoch from clock_timestamp() - tenant_bucket.at) * :rate) >= :jobs
+                            returning tokens),
+                        usage as (
+                            insert into tenant_usage as u (tenant, active) values (:tenant, :count)
+                            on conflict (tenant) do update set active = u.active + :count
+                            returning active)
+                        select (select count(*) from bucket), (select active from usage)""")
                 .setParameter("tenant", tenant).setParameter("burst", (double) burst)
-                .setParameter("rate", rate).setParameter("jobs", (double) jobs)
-                .getResultList();
-        if (left.isEmpty()) {
+                .setParameter("rate", rate).setParameter("jobs", (double) jobs).setParameter("count", jobs)
+                .getSingleResult();
+        if (((Number) admitted[0]).intValue() == 0) {
             Number tokens = (Number) em.createNativeQuery("""
                             select least(:burst, tokens + extract(epoch from clock_timestamp() - at) * :rate)
                               from tenant_bucket where tenant = :tenant""")
@@ -171,10 +186,7 @@ public class Quotas {
             reject(tenant, "rate", new QuotaExceededException("rate_limited", "tenant " + tenant + " submits more than "
                     + rate + " jobs per second (burst " + burst + ")", Math.max(1, wait)));
         }
-        // the job's insert made the trigger count it in tenant_usage, whose row this transaction now holds locked
-        // until it commits: the next submit of this tenant, on any replica, reads the count after this one's
-        long active = ((Number) em.createNativeQuery("select active from tenant_usage where tenant = :tenant")
-                .setParameter("tenant", tenant).getSingleResult()).longValue();
+        long active = ((Number) admitted[1]).longValue();
         int max = config.maxActiveJobs(tenant);
         if (active > max) {
             reject(tenant, "active", new QuotaExceededException("quota_exceeded", "tenant " + tenant + " may have "

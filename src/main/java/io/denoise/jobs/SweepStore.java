@@ -36,6 +36,7 @@ public class SweepStore {
     @Transactional
     public Sweep submit(String tenant, UUID id, String model, String planJson, int columns, int rows, String topic, List<Cell> cells,
                         JobStore.Handling handling) {
+        quotas.prepare();
         Sweep sweep = new Sweep();
         sweep.id = id;
         sweep.tenant = tenant;

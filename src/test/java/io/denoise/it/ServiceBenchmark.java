@@ -45,7 +45,8 @@ import java.util.concurrent.locks.LockSupport;
  * {@code --latency-jobs N} (50), {@code --post-seconds N} (20), {@code --post-rates R[,R...]} (500, requests/s
  * offered), {@code --post-warmup-seconds N} (20, at half the first rate, reported apart), {@code --chaos-jobs N} (100),
  * {@code --sweeps N} (3: 4 × 4 sweeps, each timed from its last cell's end to its grid), {@code --intra-op-threads N}
- * (0: one per core; the worker's and {@code generate --bench}'s alike), {@code --max-batch-jobs N} (8).
+ * (0: one per core; the worker's and {@code generate --bench}'s alike), {@code --max-batch-jobs N} (8),
+ * {@code --post-tenants N} (1: the POST run's submits go round-robin over the keys of N tenants).
  */
 public final class ServiceBenchmark {
 
@@ -56,7 +57,7 @@ public final class ServiceBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opts = new HashMap<>(Map.of("model", "shapes", "latency-jobs", "50", "post-seconds", "20",
-                "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20", "sweeps", "3",
+                "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20", "sweeps", "3", "post-tenants", "1",
                 "intra-op-threads", "0", "max-batch-jobs", "8"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
@@ -86,15 +87,16 @@ public final class ServiceBenchmark {
                 // in the same process competes for the two cores
                 try (AppProcess api = AppProcess.start("bench-api", stack, "api", modelConfig, true)) {
                     String[] rates = opts.get("post-rates").split(",");
+                    List<String> keys = tenantKeys(api, Integer.parseInt(opts.get("post-tenants")));
                     int warmup = Integer.parseInt(opts.get("post-warmup-seconds"));
                     if (warmup > 0) {
                         // a freshly started JVM compiles its hot paths during the first ~20 s on two busy cores;
                         // the figures that follow are for a warmed-up process, as a long-running API is
                         System.out.printf("%nwarm-up (a cold API process; not the measurement):");
-                        throughput(api, warmup, Integer.parseInt(rates[0].trim()) / 2);
+                        throughput(api, keys, warmup, Integer.parseInt(rates[0].trim()) / 2);
                     }
                     for (String rate : rates) {
-                        throughput(api, Integer.parseInt(opts.get("post-seconds")), Integer.parseInt(rate.trim()));
+                        throughput(api, keys, Integer.parseInt(opts.get("post-seconds")), Integer.parseInt(rate.trim()));
                     }
                 }
             }
@@ -240,11 +242,26 @@ public final class ServiceBenchmark {
      * server shows in the percentiles instead of slowing the client down. HTTP/1.1 with pooled keep-alive
      * connections, as a load balancer in front of the API would use.
      */
-    static void throughput(AppProcess app, int seconds, int rate) throws Exception {
+    /** The local tenant's key, and keys of {@code tenants - 1} more tenants made with it (an admin key). */
+    static List<String> tenantKeys(AppProcess app, int tenants) throws Exception {
+        List<String> keys = new ArrayList<>(List.of(app.apiKey()));
+        HttpClient http = HttpClient.newHttpClient();
+        for (int i = 1; i < tenants; i++) {
+            HttpResponse<String> made = http.send(app.request("/v1/admin/keys").header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"tenant\":\"bench-" + i + "\"}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            keys.add(JSON.readTree(made.body()).path("key").asText());
+        }
+        return keys;
+    }
+
+    static void throughput(AppProcess app, List<String> keys, int seconds, int rate) throws Exception {
         ExecutorService io = Executors.newFixedThreadPool(2);
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(io).build();
-        HttpRequest request = app.request("/v1/jobs").header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}")).build();
+        List<HttpRequest> requests = keys.stream().map(key -> HttpRequest.newBuilder(app.uri("/v1/jobs"))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}")).build())
+                .toList();
         int warmup = 3 * rate;
         int total = warmup + seconds * rate;
         long interval = TimeUnit.SECONDS.toNanos(1) / rate;
@@ -261,7 +278,7 @@ public final class ServiceBenchmark {
                 LockSupport.parkNanos(wait);
             }
             boolean measured = i >= warmup;
-            http.sendAsync(request, HttpResponse.BodyHandlers.discarding()).whenComplete((r, e) -> {
+            http.sendAsync(requests.get(i % requests.size()), HttpResponse.BodyHandlers.discarding()).whenComplete((r, e) -> {
                 long now = System.nanoTime();
                 if (e != null || r.statusCode() != 202) {
                     errors.incrementAndGet();
@@ -282,9 +299,9 @@ public final class ServiceBenchmark {
         io.shutdownNow();
         List<Double> sorted = new ArrayList<>(latencies);
         double window = (measuredEnd.get() - (begin + warmup * interval)) / 1e9;
-        System.out.printf(Locale.ROOT, "%nPOST /v1/jobs offered at %d requests/s for %d s (after %d s warm-up): "
+        System.out.printf(Locale.ROOT, "%nPOST /v1/jobs offered at %d requests/s (%d tenants) for %d s (after %d s warm-up): "
                         + "%d completed in %.2f s = %.0f requests/s, %d errors, %d unanswered%n",
-                rate, seconds, warmup / rate, sorted.size(), window, sorted.size() / window, errors.get(), total - done.get());
+                rate, keys.size(), seconds, warmup / rate, sorted.size(), window, sorted.size() / window, errors.get(), total - done.get());
         if (!refusals.isEmpty()) {
             System.out.println("  errors by answer: " + refusals);
         }
