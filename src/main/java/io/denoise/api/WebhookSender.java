@@ -30,11 +30,13 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Sends the webhook deliveries due, from every API replica: each takes a few at a time from PostgreSQL (one per job,
@@ -90,21 +92,38 @@ public class WebhookSender {
         }
     }
 
-    /** Sends what is due; goes straight on while each round found work, so a job's backlog drains without waits. */
+    /**
+     * Sends what is due; goes straight on while each round found work, so a job's backlog drains without waits. A
+     * round waits for its tries at most {@link #tryLimit()} each, so one slow receiver never holds the others up.
+     */
     private void round() {
         try {
             List<WebhookDeliveries.Due> due;
             do {
-                due = deliveries.take(config.concurrency(), config.timeout().multipliedBy(2).plusSeconds(5));
+                due = deliveries.take(config.concurrency(), lease());
                 List<CompletableFuture<Void>> sent = new ArrayList<>();
                 for (WebhookDeliveries.Due d : due) {
-                    sent.add(CompletableFuture.runAsync(() -> send(d), senders));
+                    sent.add(CompletableFuture.runAsync(() -> send(d), senders)
+                            .orTimeout(tryLimit().toMillis(), TimeUnit.MILLISECONDS));
                 }
-                CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
+                for (CompletableFuture<Void> f : sent) {
+                    f.handle((v, e) -> null).join();
+                }
             } while (!due.isEmpty() && !Thread.currentThread().isInterrupted());
-        } catch (RuntimeException e) {
-            LOG.debugf("webhook round stopped: %s", e.getMessage());
+        } catch (Throwable e) {
+            // never thrown out of the schedule: that would end it, and no delivery would go out again
+            LOG.warnf("webhook round stopped: %s", e.toString());
         }
+    }
+
+    /** One try, from resolving the host to the answer's end: the HTTP timeout stops at the headers, this does not. */
+    private Duration tryLimit() {
+        return config.timeout().multipliedBy(2);
+    }
+
+    /** How long a taken delivery is this replica's: longer than any try can last. */
+    private Duration lease() {
+        return tryLimit().plusSeconds(10);
     }
 
     private void send(WebhookDeliveries.Due d) {
@@ -119,17 +138,27 @@ public class WebhookSender {
                     .header("webhook-timestamp", Long.toString(timestamp))
                     .header("webhook-signature", WebhookSignature.sign(secrets.secret(d.tenant()), d.id().toString(), timestamp, body))
                     .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-            HttpResponse<Void> answer = http.send(request, HttpResponse.BodyHandlers.discarding());
+            CompletableFuture<HttpResponse<Void>> exchange = http.sendAsync(request, HttpResponse.BodyHandlers.discarding());
+            HttpResponse<Void> answer;
+            try {
+                answer = exchange.get(config.timeout().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                exchange.cancel(true);
+                retry(d, null, "no answer within " + config.timeout().toMillis() + " ms", false);
+                return;
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause() == null ? e : e.getCause();
+                retry(d, null, cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : ": " + cause.getMessage()), false);
+                return;
+            }
             if (answer.statusCode() / 100 == 2) {
-                deliveries.delivered(d.id(), answer.statusCode());
+                deliveries.delivered(d, answer.statusCode());
                 count("delivered");
             } else {
                 retry(d, answer.statusCode(), "the receiver answered " + answer.statusCode(), false);
             }
         } catch (WebhookTarget.RefusedTargetException e) {
-            retry(d, null, "webhook " + e.getMessage(), true);
-        } catch (IOException e) {
-            retry(d, null, e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()), false);
+            retry(d, null, "webhook " + e.getMessage(), !e.retryable());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
@@ -142,7 +171,7 @@ public class WebhookSender {
         Duration backoff = backoff(d.tries() + 1, config);
         LOG.debugf("webhook delivery %s (%s of job %s) try %d failed: %s; %s", d.id(), d.type(), d.jobId(), d.tries() + 1,
                 error, giveUp ? "given up" : "again in " + backoff.toMillis() + " ms");
-        deliveries.failed(d.id(), status, error, backoff, config.retryFor(), giveUp);
+        deliveries.failed(d, status, error, backoff, config.retryFor(), giveUp);
         count(giveUp ? "refused" : "failed");
     }
 

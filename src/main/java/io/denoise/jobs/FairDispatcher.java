@@ -62,9 +62,11 @@ public class FairDispatcher {
     Event<JobStore.OutboxWritten> outboxWritten;
 
     private ScheduledExecutorService rounds;
+    private volatile long lastWarning = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
 
+    /** Runs with fairness off too, so that jobs held before it was turned off are released (all at once). */
     void start(@Observes StartupEvent event) {
-        if (!roles.api() || !config.fair()) {
+        if (!roles.api()) {
             return;
         }
         rounds = Threads.scheduled("fair-dispatcher");
@@ -81,13 +83,28 @@ public class FairDispatcher {
     private void round() {
         try {
             for (String model : models.all().keySet()) {
-                int released = QuarkusTransaction.requiringNew().call(() -> release(model));
-                if (released > 0) {
-                    LOG.debugf("released %d held jobs of %s", released, model);
+                try {
+                    int released = QuarkusTransaction.requiringNew().call(() -> release(model));
+                    if (released > 0) {
+                        LOG.debugf("released %d held jobs of %s", released, model);
+                    }
+                } catch (RuntimeException e) {
+                    warn("no release round for " + model + ": " + e.getMessage());
                 }
             }
-        } catch (RuntimeException e) {
-            LOG.debugf("no release round: %s", e.getMessage());
+        } catch (Throwable e) {
+            warn("no release round: " + e);
+        }
+    }
+
+    /** A warning at most once a minute: a database that is down makes every round fail. */
+    private void warn(String message) {
+        long now = System.nanoTime();
+        if (now - lastWarning > TimeUnit.MINUTES.toNanos(1)) {
+            lastWarning = now;
+            LOG.warn(message);
+        } else {
+            LOG.debug(message);
         }
     }
 
@@ -104,8 +121,8 @@ public class FairDispatcher {
         }
         long ahead = ((Number) counts[1]).longValue();
         long running = ((Number) counts[2]).longValue();
-        int room = (int) Math.min(config.maxRelease(),
-                Math.max(config.minAhead(), Math.ceil(config.aheadPerRunning() * running)) - ahead);
+        int room = !config.fair() ? config.maxRelease() : (int) Math.min(config.maxRelease(),
+                Math.max(Math.max(1, config.minAhead()), Math.ceil(config.aheadPerRunning() * running)) - ahead);
         if (room <= 0) {
             return 0;
         }
@@ -132,13 +149,16 @@ public class FairDispatcher {
             return 0;
         }
         String ids = String.join(",", chosen.stream().map(UUID::toString).toList());
-        int released = em.createNativeQuery("""
+        @SuppressWarnings("unchecked")
+        List<UUID> released = em.createNativeQuery("""
                         update job set held = false
-                         where id in (select unnest(string_to_array(:ids, ','))::uuid) and held and status = 'QUEUED'""")
-                .setParameter("ids", ids).executeUpdate();
+                         where id in (select unnest(string_to_array(:ids, ','))::uuid) and held and status = 'QUEUED'
+                        returning id""")
+                .setParameter("ids", ids).getResultList();
         String topic = topics.jobs(model);
         Instant now = Instant.now();
-        for (UUID id : chosen) {
+        // only the jobs this update released: one cancelled since the read keeps no record
+        for (UUID id : released) {
             OutboxMessage message = new OutboxMessage();
             message.topic = topic;
             message.recordKey = id.toString();
@@ -148,7 +168,7 @@ public class FairDispatcher {
         }
         em.flush();
         outboxWritten.fire(new JobStore.OutboxWritten());
-        return released;
+        return released.size();
     }
 
     /**

@@ -260,7 +260,7 @@ public class JobStore implements JobAttempts {
         @SuppressWarnings("unchecked")
         List<Job> candidates = em.createNativeQuery("""
                         select * from job j
-                         where j.status in ('QUEUED', 'RUNNING') and not j.held
+                         where j.status in ('QUEUED', 'RUNNING') and not (j.held and j.status = 'QUEUED')
                            and coalesce(j.dispatched_at, j.created_at) < now() - make_interval(secs => :stale)
                            and (j.status = 'QUEUED' or j.lease_until is null
                                 or j.lease_until < now() - make_interval(secs => :stale))

@@ -61,32 +61,39 @@ public class WebhookDeliveries {
                 .setParameter("payload", payload).setParameter("id", id).getSingleResult();
     }
 
-    /** The receiver answered 2xx. */
+    /**
+     * The receiver answered 2xx to the try that took {@code due}. A try whose lease ran out (another replica took
+     * the delivery since, so {@code tries} moved on) changes nothing.
+     */
     @Transactional
-    public void delivered(UUID id, int status) {
+    public void delivered(Due due, int status) {
         em.createNativeQuery("""
                         update webhook_delivery set state = 'DELIVERED', tries = tries + 1, last_status = :status,
                                last_error = null, delivered_at = now()
-                         where id = :id""")
-                .setParameter("status", status).setParameter("id", id).executeUpdate();
+                         where id = :id and state = 'PENDING' and tries = :tries""")
+                .setParameter("status", status).setParameter("id", due.id()).setParameter("tries", due.tries())
+                .executeUpdate();
     }
 
     /**
-     * A try failed: tried again after {@code backoff}, unless that is past {@code retryFor} from the event or
-     * {@code giveUp} (a target no try can reach), when it ends FAILED.
+     * The try that took {@code due} failed: tried again after {@code backoff}, unless that is past {@code retryFor}
+     * from the event or {@code giveUp} (a target no try may reach), when it ends FAILED. Fenced as
+     * {@link #delivered} is.
      */
     @Transactional
-    public void failed(UUID id, Integer status, String error, Duration backoff, Duration retryFor, boolean giveUp) {
+    public void failed(Due due, Integer status, String error, Duration backoff, Duration retryFor, boolean giveUp) {
         em.createNativeQuery("""
-                        update webhook_delivery set tries = tries + 1, last_status = :status, last_error = :error,
+                        update webhook_delivery set tries = tries + 1, last_status = cast(:status as integer),
+                               last_error = cast(:error as varchar),
                                next_try_at = now() + make_interval(secs => :backoff),
                                state = case when :giveUp or created_at + make_interval(secs => :retryFor)
                                                  < now() + make_interval(secs => :backoff)
                                             then 'FAILED' else 'PENDING' end
-                         where id = :id""")
+                         where id = :id and state = 'PENDING' and tries = :tries""")
                 .setParameter("status", status).setParameter("error", truncate(error, 500))
                 .setParameter("backoff", backoff.toMillis() / 1000.0).setParameter("retryFor", retryFor.toMillis() / 1000.0)
-                .setParameter("giveUp", giveUp).setParameter("id", id).executeUpdate();
+                .setParameter("giveUp", giveUp).setParameter("id", due.id()).setParameter("tries", due.tries())
+                .executeUpdate();
     }
 
     /** How a job's deliveries stand. */

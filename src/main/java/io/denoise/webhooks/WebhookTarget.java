@@ -18,10 +18,21 @@ public final class WebhookTarget {
     /** Longest URL accepted. */
     public static final int MAX_URL_LENGTH = 2048;
 
-    /** Why a URL may not be used. */
+    /** Why a URL may not be used; {@link #retryable()} when it may be usable later (its host did not resolve). */
     public static final class RefusedTargetException extends Exception {
+        private final boolean retryable;
+
         RefusedTargetException(String message) {
+            this(message, false);
+        }
+
+        RefusedTargetException(String message, boolean retryable) {
             super(message);
+            this.retryable = retryable;
+        }
+
+        public boolean retryable() {
+            return retryable;
         }
     }
 
@@ -59,13 +70,13 @@ public final class WebhookTarget {
         try {
             addresses = InetAddress.getAllByName(uri.getHost());
         } catch (UnknownHostException e) {
-            throw new RefusedTargetException("host " + uri.getHost() + " does not resolve");
+            throw new RefusedTargetException("host " + uri.getHost() + " does not resolve", true);
         }
         for (InetAddress address : addresses) {
             String refusal = refusal(address, config);
             if (refusal != null) {
-                throw new RefusedTargetException("host " + uri.getHost() + " resolves to " + address.getHostAddress()
-                        + ", " + refusal);
+                // the address itself is not told: a caller must not map the internal network through this answer
+                throw new RefusedTargetException("host " + uri.getHost() + " resolves to " + refusal);
             }
         }
     }
@@ -73,8 +84,8 @@ public final class WebhookTarget {
     /** Why {@code address} may not be reached, or null if it may. */
     static String refusal(InetAddress address, WebhookConfig config) {
         InetAddress a = unmapped(address);
-        if (a.isAnyLocalAddress() || a.isMulticastAddress() || isThisNetwork(a)) {
-            return "which is not a destination";
+        if (a.isAnyLocalAddress() || a.isMulticastAddress() || isThisNetwork(a) || isReserved(a)) {
+            return "an address which is not a destination";
         }
         if (a.isLoopbackAddress()) {
             return config.allowLoopback() ? null : "a loopback address (denoise.webhooks.allow-loopback)";
@@ -85,23 +96,48 @@ public final class WebhookTarget {
         return null;
     }
 
-    /** An IPv4-mapped IPv6 address ({@code ::ffff:10.0.0.1}) as the IPv4 address it maps. */
+    /**
+     * An IPv6 address that carries an IPv4 one, as that IPv4 address: mapped ({@code ::ffff:a.b.c.d}), compatible
+     * ({@code ::a.b.c.d}), NAT64 ({@code 64:ff9b::a.b.c.d}) and 6to4 ({@code 2002:aabb:ccdd::}).
+     */
     private static InetAddress unmapped(InetAddress address) {
         byte[] b = address.getAddress();
-        if (address instanceof Inet6Address && b.length == 16) {
-            boolean mapped = b[10] == (byte) 0xff && b[11] == (byte) 0xff;
-            for (int i = 0; i < 10 && mapped; i++) {
-                mapped = b[i] == 0;
-            }
-            if (mapped) {
-                try {
-                    return InetAddress.getByAddress(new byte[] {b[12], b[13], b[14], b[15]});
-                } catch (UnknownHostException e) {
-                    throw new IllegalStateException(e);
-                }
-            }
+        if (!(address instanceof Inet6Address) || b.length != 16) {
+            return address;
+        }
+        if (b[0] == 0x20 && b[1] == 0x02) {
+            return v4(b[2], b[3], b[4], b[5]);
+        }
+        boolean nat64 = b[0] == 0 && b[1] == 0x64 && b[2] == (byte) 0xff && b[3] == (byte) 0x9b;
+        boolean zeros = true;
+        for (int i = nat64 ? 4 : 0; i < 10; i++) {
+            zeros &= b[i] == 0;
+        }
+        boolean mapped = zeros && b[10] == (byte) 0xff && b[11] == (byte) 0xff;
+        boolean compatible = zeros && b[10] == 0 && b[11] == 0 && !nat64
+                && (b[12] != 0 || b[13] != 0 || b[14] != 0 || (b[15] & 0xfe) != 0);   // not :: or ::1
+        if ((nat64 && zeros && b[10] == 0 && b[11] == 0) || mapped || compatible) {
+            return v4(b[12], b[13], b[14], b[15]);
         }
         return address;
+    }
+
+    private static InetAddress v4(byte a, byte b, byte c, byte d) {
+        try {
+            return InetAddress.getByAddress(new byte[] {a, b, c, d});
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** IETF protocol assignments (192.0.0.0/24), benchmarking (198.18.0.0/15), reserved (240.0.0.0/4, broadcast). */
+    private static boolean isReserved(InetAddress a) {
+        byte[] b = a.getAddress();
+        if (!(a instanceof Inet4Address)) {
+            return false;
+        }
+        int first = b[0] & 0xff;
+        return (first == 192 && b[1] == 0 && b[2] == 0) || (first == 198 && (b[1] & 0xfe) == 18) || first >= 240;
     }
 
     private static boolean isThisNetwork(InetAddress a) {

@@ -62,10 +62,15 @@ class WebhookTargetTest {
     void loopbackPrivateLinkLocalAndSpecialAddressesAreRefusedByDefault() throws Exception {
         for (String address : List.of("127.0.0.1", "127.1.2.3", "::1", "10.0.0.1", "172.16.0.1", "172.31.255.255",
                 "192.168.1.1", "169.254.169.254", "100.64.0.1", "100.127.255.255", "fc00::1", "fd12:3456::1", "fe80::1",
-                "::ffff:10.0.0.1", "::ffff:127.0.0.1", "0.0.0.0", "0.1.2.3", "::", "224.0.0.1", "ff02::1")) {
+                "::ffff:10.0.0.1", "::ffff:127.0.0.1", "0.0.0.0", "0.1.2.3", "::", "224.0.0.1", "ff02::1",
+                // IPv4 carried in IPv6: NAT64, 6to4, the old compatible form
+                "64:ff9b::a00:1", "64:ff9b::7f00:1", "2002:a00:1::", "2002:c0a8:101::1", "::10.0.0.1",
+                // reserved ranges
+                "192.0.0.8", "198.18.0.1", "198.19.255.255", "240.0.0.1", "255.255.255.255")) {
             assertNotNull(WebhookTarget.refusal(InetAddress.getByName(address), STRICT), address);
         }
-        for (String address : List.of("93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111")) {
+        for (String address : List.of("93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111",
+                "64:ff9b::808:808", "2002:808:808::", "198.20.0.1", "192.0.1.1")) {
             assertNull(WebhookTarget.refusal(InetAddress.getByName(address), STRICT), address);
         }
     }
@@ -100,13 +105,17 @@ class WebhookTargetTest {
         WebhookTarget.RefusedTargetException e = assertThrows(WebhookTarget.RefusedTargetException.class,
                 () -> WebhookTarget.checkAddresses(literal, STRICT));
         assertTrue(e.getMessage().contains("loopback"), e.getMessage());
-        assertThrows(WebhookTarget.RefusedTargetException.class,
+        assertTrue(!e.retryable(), "a refused address is final");
+        WebhookTarget.RefusedTargetException named = assertThrows(WebhookTarget.RefusedTargetException.class,
                 () -> WebhookTarget.checkAddresses(URI.create("https://localhost/hook"), STRICT));
+        assertTrue(!named.getMessage().contains("127.") && !named.getMessage().contains("::1"),
+                "the address a name resolves to is not told: " + named.getMessage());
         assertDoesNotThrow(() -> WebhookTarget.checkAddresses(URI.create("https://localhost/hook"), config(false, true, false)));
         assertThrows(WebhookTarget.RefusedTargetException.class,
                 () -> WebhookTarget.checkAddresses(URI.create("https://[::ffff:192.168.0.1]/hook"), STRICT));
         WebhookTarget.RefusedTargetException unresolved = assertThrows(WebhookTarget.RefusedTargetException.class,
                 () -> WebhookTarget.checkAddresses(URI.create("https://no-such-host.invalid/hook"), STRICT));
         assertTrue(unresolved.getMessage().contains("does not resolve"), unresolved.getMessage());
+        assertTrue(unresolved.retryable(), "a name that does not resolve now may later");
     }
 }
