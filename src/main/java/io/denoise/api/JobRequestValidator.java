@@ -88,12 +88,15 @@ public class JobRequestValidator {
     }
 
     /**
-     * The body's {@code webhook} and {@code webhookEvents} (default {@code ["completed"]}), or null for none: the URL's
+     * The body's {@code webhook} and {@code webhookEvents} (default, or empty: {@code ["completed"]}), or null for none: the URL's
      * form and scheme, and every address its host resolves to, must be allowed ({@link WebhookTarget}).
      */
     JobStore.Webhook webhook(JsonNode body) {
         JsonNode url = body.get("webhook");
         JsonNode events = body.get("webhookEvents");
+        if (events != null && events.isArray() && events.isEmpty()) {
+            events = null; // as generated clients send a list field they were not given: the default
+        }
         if (url == null || url.isNull()) {
             if (events != null && !events.isNull()) {
                 throw new InvalidRequestException("webhookEvents", "needs a webhook to post them to");
@@ -111,8 +114,8 @@ public class JobRequestValidator {
         if (events == null || events.isNull()) {
             return new JobStore.Webhook(url.textValue(), List.of("completed"));
         }
-        String rule = "must be a non-empty array of " + String.join(", ", JobStore.Webhook.EVENTS);
-        if (!events.isArray() || events.isEmpty()) {
+        String rule = "must be an array of " + String.join(", ", JobStore.Webhook.EVENTS);
+        if (!events.isArray()) {
             throw new InvalidRequestException("webhookEvents", rule);
         }
         Set<String> wanted = new HashSet<>();

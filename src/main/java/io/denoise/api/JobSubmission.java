@@ -78,6 +78,6 @@ public record JobSubmission(
         String webhook,
         @Schema(description = "The events to post: started (each attempt's start), progress (as often as the job's "
                 + "progress is saved, denoise.worker.progress-interval), completed (its end, with the job as GET "
-                + "returns it). Only with webhook.", defaultValue = "[\"completed\"]")
+                + "returns it). Only with webhook; absent or empty: completed.", defaultValue = "[\"completed\"]")
         List<String> webhookEvents) {
 }

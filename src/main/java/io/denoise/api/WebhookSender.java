@@ -136,7 +136,7 @@ public class WebhookSender {
                     .header("Content-Type", "application/json")
                     .header("webhook-id", d.id().toString())
                     .header("webhook-timestamp", Long.toString(timestamp))
-                    .header("webhook-signature", WebhookSignature.sign(secrets.secret(d.tenant()), d.id().toString(), timestamp, body))
+                    .header("webhook-signature", WebhookSignature.sign(secrets.signing(d.tenant()), d.id().toString(), timestamp, body))
                     .POST(HttpRequest.BodyPublishers.ofString(body)).build();
             CompletableFuture<HttpResponse<Void>> exchange = http.sendAsync(request, HttpResponse.BodyHandlers.discarding());
             HttpResponse<Void> answer;

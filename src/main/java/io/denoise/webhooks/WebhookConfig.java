@@ -39,6 +39,10 @@ public interface WebhookConfig {
     @WithDefault("24h")
     Duration retryFor();
 
+    /** How long a rotated secret still signs beside the new one (default 24h). */
+    @WithDefault("24h")
+    Duration rotationGrace();
+
     /** One try's limit, from connecting to the answer (default 10s). */
     @WithDefault("10s")
     Duration timeout();

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Base64;
+import java.util.List;
 
 /**
  * The Standard Webhooks signature: {@code webhook-signature: v1,<base64 HMAC-SHA256>} over
@@ -35,6 +36,15 @@ public final class WebhookSignature {
      * @return the {@code webhook-signature} header's value
      */
     public static String sign(String secret, String id, long timestamp, String body) {
+        return signature(secret, id, timestamp, body);
+    }
+
+    /** The {@code webhook-signature} header signed with each of {@code secrets}: their signatures, space-separated. */
+    public static String sign(List<String> secrets, String id, long timestamp, String body) {
+        return String.join(" ", secrets.stream().map(s -> signature(s, id, timestamp, body)).toList());
+    }
+
+    private static String signature(String secret, String id, long timestamp, String body) {
         if (!secret.startsWith(SECRET_PREFIX)) {
             throw new IllegalArgumentException("a webhook secret starts with " + SECRET_PREFIX);
         }

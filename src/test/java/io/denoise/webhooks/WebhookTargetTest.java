@@ -42,6 +42,10 @@ class WebhookTargetTest {
                 return Duration.ofHours(24);
             }
 
+            public Duration rotationGrace() {
+                return Duration.ofHours(24);
+            }
+
             public Duration timeout() {
                 return Duration.ofSeconds(10);
             }
