@@ -78,6 +78,7 @@ public record JobSubmission(
         String webhook,
         @Schema(description = "The events to post: started (each attempt's start), progress (as often as the job's "
                 + "progress is saved, denoise.worker.progress-interval), completed (its end, with the job as GET "
-                + "returns it). Only with webhook; absent or empty: completed.", defaultValue = "[\"completed\"]")
+                + "returns it). Only with webhook; absent or empty: [\"completed\"]. (No schema default: a generated "
+                + "client would send it with every job, webhook or not.)")
         List<String> webhookEvents) {
 }
