@@ -43,9 +43,6 @@ public class JobStore implements JobAttempts {
 
     /** How the service treats a job beside generating it: how soon it starts, and where its events are posted. */
     public record Handling(Priority priority, Webhook webhook) {
-
-        /** Normal priority, no webhook. */
-        public static final Handling DEFAULT = new Handling(Priority.NORMAL, null);
     }
 
     /**

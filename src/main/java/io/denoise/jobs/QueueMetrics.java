@@ -90,9 +90,9 @@ public class QueueMetrics {
     private void refresh() {
         try {
             Duration window = config.rateWindow();
-            List<Object[]>[] read = QuarkusTransaction.requiringNew().call(() -> readQueues(window));
+            Read read = QuarkusTransaction.requiringNew().call(() -> readQueues(window));
             Map<String, ModelQueue> byModel = new HashMap<>();
-            for (Object[] row : read[0]) {
+            for (Object[] row : read.models()) {
                 String model = (String) row[0];
                 ModelQueue q = new ModelQueue(count(row[1]), count(row[2]), count(row[3]), window);
                 byModel.put(model, q);
@@ -100,14 +100,18 @@ public class QueueMetrics {
                 gauge("denoise.jobs.running", "model", model, "jobs running per model").set(q.running());
             }
             queues = Map.copyOf(byModel);
-            tenantGauges(read[1]);
+            tenantGauges(read.tenants());
         } catch (RuntimeException e) {
             LOG.debugf("queue metrics not refreshed: %s", e.getMessage());
         }
     }
 
+    /** One read's rows: per model (name, queued, running, finished lately) and per tenant (name, queued, running). */
+    private record Read(List<Object[]> models, List<Object[]> tenants) {
+    }
+
     @SuppressWarnings("unchecked")
-    private List<Object[]>[] readQueues(Duration window) {
+    private Read readQueues(Duration window) {
         List<Object[]> models = em.createNativeQuery("""
                         select m.name,
                                (select count(*) from job j where j.model = m.name and j.status = 'QUEUED'),
@@ -119,7 +123,7 @@ public class QueueMetrics {
         List<Object[]> tenants = em.createNativeQuery("""
                 select tenant, count(*) filter (where status = 'QUEUED'), count(*) filter (where status = 'RUNNING')
                   from job where status in ('QUEUED', 'RUNNING') group by tenant""").getResultList();
-        return new List[] {models, tenants};
+        return new Read(models, tenants);
     }
 
     /** Every tenant gauge is rewritten, so a tenant whose jobs all ended reads 0, not its last count. */
