@@ -24,13 +24,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
+import java.util.TreeMap;
 
 /**
  * The service's performance targets, measured on a local stack with the packaged service as separate processes:
@@ -46,7 +40,8 @@ import java.util.concurrent.locks.LockSupport;
  * offered), {@code --post-warmup-seconds N} (20, at half the first rate, reported apart), {@code --chaos-jobs N} (100),
  * {@code --sweeps N} (3: 4 × 4 sweeps, each timed from its last cell's end to its grid), {@code --intra-op-threads N}
  * (0: one per core; the worker's and {@code generate --bench}'s alike), {@code --max-batch-jobs N} (8),
- * {@code --post-tenants N} (1: the POST run's submits go round-robin over the keys of N tenants).
+ * {@code --post-tenants N} (1: the POST run's submits go round-robin over the keys of N tenants),
+ * {@code --post-connections N} (64: the POST run's keep-alive connections, the most requests in flight).
  */
 public final class ServiceBenchmark {
 
@@ -59,6 +54,7 @@ public final class ServiceBenchmark {
         Map<String, String> opts = new HashMap<>(Map.of("model", "shapes", "latency-jobs", "50", "post-seconds", "20",
                 "chaos-jobs", "100", "post-rates", "500", "post-warmup-seconds", "20", "sweeps", "3", "post-tenants", "1",
                 "intra-op-threads", "0", "max-batch-jobs", "8"));
+        opts.put("post-connections", "64");
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
@@ -89,14 +85,16 @@ public final class ServiceBenchmark {
                     String[] rates = opts.get("post-rates").split(",");
                     List<String> keys = tenantKeys(api, Integer.parseInt(opts.get("post-tenants")));
                     int warmup = Integer.parseInt(opts.get("post-warmup-seconds"));
+                    int connections = Integer.parseInt(opts.get("post-connections"));
                     if (warmup > 0) {
                         // a freshly started JVM compiles its hot paths during the first ~20 s on two busy cores;
                         // the figures that follow are for a warmed-up process, as a long-running API is
                         System.out.printf("%nwarm-up (a cold API process; not the measurement):");
-                        throughput(api, keys, warmup, Integer.parseInt(rates[0].trim()) / 2);
+                        throughput(api, keys, warmup, Integer.parseInt(rates[0].trim()) / 2, connections);
                     }
                     for (String rate : rates) {
-                        throughput(api, keys, Integer.parseInt(opts.get("post-seconds")), Integer.parseInt(rate.trim()));
+                        throughput(api, keys, Integer.parseInt(opts.get("post-seconds")), Integer.parseInt(rate.trim()),
+                                connections);
                     }
                 }
             }
@@ -255,57 +253,23 @@ public final class ServiceBenchmark {
         return keys;
     }
 
-    static void throughput(AppProcess app, List<String> keys, int seconds, int rate) throws Exception {
-        ExecutorService io = Executors.newFixedThreadPool(2);
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(io).build();
-        List<HttpRequest> requests = keys.stream().map(key -> HttpRequest.newBuilder(app.uri("/v1/jobs"))
-                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}")).build())
-                .toList();
+    static void throughput(AppProcess app, List<String> keys, int seconds, int rate, int connections) throws Exception {
+        OpenLoopLoad load = new OpenLoopLoad(app.uri("/v1/jobs"), keys.stream().map(k -> "Bearer " + k).toList(),
+                "{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}", connections);
         int warmup = 3 * rate;
-        int total = warmup + seconds * rate;
-        long interval = TimeUnit.SECONDS.toNanos(1) / rate;
-        ConcurrentLinkedQueue<Double> latencies = new ConcurrentLinkedQueue<>();
-        AtomicInteger errors = new AtomicInteger();
-        Map<String, AtomicInteger> refusals = new java.util.concurrent.ConcurrentHashMap<>();
-        AtomicInteger done = new AtomicInteger();
-        long begin = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
-        AtomicLong measuredEnd = new AtomicLong();
-        for (int i = 0; i < total; i++) {
-            long due = begin + i * interval;
-            long wait;
-            while ((wait = due - System.nanoTime()) > 0) {
-                LockSupport.parkNanos(wait);
-            }
-            boolean measured = i >= warmup;
-            http.sendAsync(requests.get(i % requests.size()), HttpResponse.BodyHandlers.discarding()).whenComplete((r, e) -> {
-                long now = System.nanoTime();
-                if (e != null || r.statusCode() != 202) {
-                    errors.incrementAndGet();
-                    refusals.computeIfAbsent(e != null ? e.getClass().getSimpleName() : Integer.toString(r.statusCode()),
-                            k -> new AtomicInteger()).incrementAndGet();
-                }
-                if (measured) {
-                    latencies.add((now - due) / 1e6);
-                    measuredEnd.accumulateAndGet(now, Math::max);
-                }
-                done.incrementAndGet();
-            });
+        OpenLoopLoad.Result result = load.run(rate, warmup + seconds * rate, warmup);
+        int measured = result.latenciesMs().size();
+        double window = (result.lastDoneNanos() - result.firstDueNanos()) / 1e9;
+        Map<String, Integer> errors = new TreeMap<>(result.answers());
+        errors.remove("202");
+        System.out.printf(Locale.ROOT, "%nPOST /v1/jobs offered at %d requests/s (%d tenants, %d connections) for %d s "
+                        + "(after 3 s warm-up): %d completed in %.2f s = %.0f requests/s, %d errors%n",
+                rate, keys.size(), connections, seconds, measured, window, measured / window,
+                measured - result.count("202"));
+        if (!errors.isEmpty()) {
+            System.out.println("  errors by answer: " + errors);
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (done.get() < total && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        io.shutdownNow();
-        List<Double> sorted = new ArrayList<>(latencies);
-        double window = (measuredEnd.get() - (begin + warmup * interval)) / 1e9;
-        System.out.printf(Locale.ROOT, "%nPOST /v1/jobs offered at %d requests/s (%d tenants) for %d s (after %d s warm-up): "
-                        + "%d completed in %.2f s = %.0f requests/s, %d errors, %d unanswered%n",
-                rate, keys.size(), seconds, warmup / rate, sorted.size(), window, sorted.size() / window, errors.get(), total - done.get());
-        if (!refusals.isEmpty()) {
-            System.out.println("  errors by answer: " + refusals);
-        }
-        print("POST /v1/jobs latency (from when it was due)", sorted);
+        print("POST /v1/jobs latency (from when it was due)", result.latenciesMs());
     }
 
     /** 100 jobs over two workers; one worker is killed with SIGKILL twice (and restarted) while they run. */
