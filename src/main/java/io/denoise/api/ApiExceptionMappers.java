@@ -2,6 +2,7 @@ package io.denoise.api;
 
 import io.denoise.jobs.JobStore;
 import io.denoise.jobs.Quotas;
+import io.denoise.jobs.SubmitBatcher;
 import io.denoise.recipe.InvalidRequestException;
 import io.denoise.storage.ImageStore;
 import jakarta.inject.Inject;
@@ -49,6 +50,11 @@ public class ApiExceptionMappers {
         Response.Status status = e.overCapacity() ? Response.Status.SERVICE_UNAVAILABLE : Response.Status.TOO_MANY_REQUESTS;
         return Response.status(status).type(MediaType.APPLICATION_JSON_TYPE)
                 .header("Retry-After", e.retryAfterSeconds()).entity(ErrorBody.of(e.error(), e.getMessage())).build();
+    }
+
+    @ServerExceptionMapper
+    public Response submitQueueFull(SubmitBatcher.SubmitQueueFullException e) {
+        return unavailable("submit_queue_full", e.getMessage());
     }
 
     @ServerExceptionMapper

@@ -12,6 +12,7 @@ import jakarta.transaction.Transactional;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -82,30 +83,48 @@ public class JobStore implements JobAttempts {
     Event<OutboxWritten> outboxWritten;
 
     @Inject
-    Quotas quotas;
+    SubmitBatcher batcher;
 
     @Inject
     SchedulingConfig scheduling;
 
     /**
-     * Stores a new QUEUED job in one transaction, if the tenant's quotas admit it ({@link
-     * Quotas.QuotaExceededException} otherwise, and nothing is stored): held for {@link FairDispatcher} under fair
-     * scheduling, else with its outbox record. An idempotency key already taken
-     * fails the transaction on its unique constraint; the caller looks the key up before and after.
+     * Stores a new QUEUED job, if the tenant's quotas admit it ({@link Quotas.QuotaExceededException} otherwise, and
+     * nothing is stored): held for {@link FairDispatcher} under fair scheduling, else with its outbox record. It is
+     * stored with the other submits of the moment in one transaction ({@link SubmitBatcher}). An idempotency key
+     * already taken throws {@link jakarta.persistence.EntityExistsException}; the caller looks the key up before and
+     * after.
      */
-    @Transactional
     public Job submit(String tenant, UUID id, String model, GenerationRequest params, Handling handling, String idempotencyKey,
                       String requestHash, String topic, String recordPayload) {
-        quotas.prepare();
-        Job job = submit(tenant, id, model, params, handling, idempotencyKey, requestHash, topic, recordPayload, null, null);
-        quotas.admit(tenant, 1);
-        return job;
+        return batcher.submit(newJob(tenant, id, model, params, handling, idempotencyKey, requestHash, null, null),
+                topic, recordPayload);
     }
 
     /** {@link #submit} for a cell of a sweep (the sweep's row written first, in the same transaction), not yet admitted. */
     @Transactional
     Job submit(String tenant, UUID id, String model, GenerationRequest params, Handling handling, String idempotencyKey,
                String requestHash, String topic, String recordPayload, UUID sweepId, Integer sweepCell) {
+        Job job = newJob(tenant, id, model, params, handling, idempotencyKey, requestHash, sweepId, sweepCell);
+        job.persist();
+        if (!job.held) {
+            OutboxMessage message = new OutboxMessage();
+            message.topic = topic;
+            message.recordKey = id.toString();
+            message.payload = recordPayload;
+            message.createdAt = job.createdAt;
+            message.persist();
+        }
+        em.flush();
+        if (!job.held) {
+            outboxWritten.fire(new OutboxWritten());
+        }
+        return job;
+    }
+
+    /** A new QUEUED job, not yet stored: held for the dispatcher under fair scheduling. */
+    private Job newJob(String tenant, UUID id, String model, GenerationRequest params, Handling handling, String idempotencyKey,
+                       String requestHash, UUID sweepId, Integer sweepCell) {
         Job job = new Job();
         job.tenant = tenant;
         job.priority = handling.priority().rank();
@@ -123,20 +142,7 @@ public class JobStore implements JobAttempts {
         job.idempotencyKey = idempotencyKey;
         job.requestHash = requestHash;
         job.totalSteps = params.numInferenceSteps();
-        job.createdAt = Instant.now();
-        job.persist();
-        if (!job.held) {
-            OutboxMessage message = new OutboxMessage();
-            message.topic = topic;
-            message.recordKey = id.toString();
-            message.payload = recordPayload;
-            message.createdAt = job.createdAt;
-            message.persist();
-        }
-        em.flush();
-        if (!job.held) {
-            outboxWritten.fire(new OutboxWritten());
-        }
+        job.createdAt = Instant.now().truncatedTo(ChronoUnit.MICROS);  // as PostgreSQL keeps it
         return job;
     }
 

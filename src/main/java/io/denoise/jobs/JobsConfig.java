@@ -30,4 +30,19 @@ public interface JobsConfig {
     /** Records recovery re-publishes for one job before it fails the job with {@code UNDELIVERABLE} (default 5). */
     @WithDefault("5")
     int maxRedrives();
+
+    /** The most submits stored in one transaction by {@link SubmitBatcher} (default 64). */
+    @WithDefault("64")
+    int submitBatch();
+
+    /** {@link SubmitBatcher}'s transactions at once, each on its own pooled connection (default 4). */
+    @WithDefault("4")
+    int submitCommitters();
+
+    /**
+     * Submits that may wait on this replica for a transaction; past it a submit is refused with 503 (default 1024,
+     * more than the request threads that could be waiting).
+     */
+    @WithDefault("1024")
+    int submitQueue();
 }

@@ -7,8 +7,18 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.OptionalLong;
+import java.util.SortedSet;
+import java.util.TreeSet;
 
 /**
  * Admission. Before anything is stored: a job no larger than its tenant may ask for ({@link #checkSize}), and a
@@ -191,6 +201,111 @@ public class Quotas {
         if (active > max) {
             reject(tenant, "active", new QuotaExceededException("quota_exceeded", "tenant " + tenant + " may have "
                     + max + " jobs queued or running; this would make " + active, config.retryAfter().toSeconds()));
+        }
+    }
+
+    /** A tenant's standing as a group of its submits begins: the tokens in its bucket now, its jobs queued or running. */
+    record Standing(double tokens, long active) {
+    }
+
+    /**
+     * The tenants' standings, their bucket and usage rows locked (in tenant order, so that two groups never wait
+     * for each other) until the caller's transaction ends. Opens admission in that transaction as {@link #prepare}
+     * does. A tenant without rows yet gets them (a full bucket, no jobs).
+     */
+    Map<String, Standing> lock(Connection c, SortedSet<String> tenants) throws SQLException {
+        Map<String, Standing> standings = readLocked(c, tenants);
+        if (standings.size() < tenants.size()) {
+            List<String> missing = tenants.stream().filter(t -> !standings.containsKey(t)).toList();
+            try (PreparedStatement s = c.prepareStatement("""
+                    with b as (insert into tenant_bucket (tenant, tokens, at)
+                               select t, burst, clock_timestamp() from unnest(?::text[], ?::float8[]) r(t, burst)
+                               on conflict (tenant) do nothing)
+                    insert into tenant_usage (tenant, active) select t, 0 from unnest(?::text[]) t
+                    on conflict (tenant) do nothing""")) {
+                s.setArray(1, c.createArrayOf("text", missing.toArray()));
+                s.setArray(2, c.createArrayOf("float8", missing.stream().map(t -> (double) config.submitBurst(t)).toArray()));
+                s.setArray(3, c.createArrayOf("text", missing.toArray()));
+                s.executeUpdate();
+            }
+            standings.putAll(readLocked(c, new TreeSet<>(missing)));
+        }
+        return standings;
+    }
+
+    private Map<String, Standing> readLocked(Connection c, SortedSet<String> tenants) throws SQLException {
+        Map<String, Standing> out = new HashMap<>();
+        try (PreparedStatement s = c.prepareStatement("""
+                select b.tenant, least(r.burst, b.tokens + extract(epoch from clock_timestamp() - b.at) * r.rate), u.active,
+                       set_config('denoise.admitting', 'on', true)
+                  from unnest(?::text[], ?::float8[], ?::float8[]) r(tenant, burst, rate)
+                  join tenant_bucket b on b.tenant = r.tenant
+                  join tenant_usage u on u.tenant = r.tenant
+                 order by b.tenant
+                   for update of b, u""")) {
+            s.setArray(1, c.createArrayOf("text", tenants.toArray()));
+            s.setArray(2, c.createArrayOf("float8", tenants.stream().map(t -> (double) config.submitBurst(t)).toArray()));
+            s.setArray(3, c.createArrayOf("float8", tenants.stream().map(config::submitRate).toArray()));
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    out.put(r.getString(1), new Standing(r.getDouble(2), r.getLong(3)));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Decides {@code jobs} submits of {@code tenant}, one at a time as {@link #admit} would: for each, null when
+     * admitted, else the refusal (counted in {@code denoise_submits_rejected_total}). A job needs a whole token left
+     * in the bucket and room under {@code max-active-jobs}; the ones admitted before it count against both.
+     */
+    List<QuotaExceededException> decide(String tenant, Standing standing, int jobs) {
+        double rate = config.submitRate(tenant);
+        int max = config.maxActiveJobs(tenant);
+        List<QuotaExceededException> out = new ArrayList<>(jobs);
+        int admitted = 0;
+        for (int i = 0; i < jobs; i++) {
+            double tokens = standing.tokens() - admitted;
+            if (tokens < 1) {
+                long wait = rate <= 0 ? Long.MAX_VALUE : (long) Math.ceil((1 - tokens) / rate);
+                count(tenant, "rate");
+                out.add(new QuotaExceededException("rate_limited", "tenant " + tenant + " submits more than "
+                        + rate + " jobs per second (burst " + config.submitBurst(tenant) + ")", Math.max(1, wait)));
+            } else if (standing.active() + admitted + 1 > max) {
+                count(tenant, "active");
+                out.add(new QuotaExceededException("quota_exceeded", "tenant " + tenant + " may have " + max
+                        + " jobs queued or running; this would make " + (standing.active() + admitted + 1),
+                        config.retryAfter().toSeconds()));
+            } else {
+                admitted++;
+                out.add(null);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Takes a token and adds a job to the usage of each tenant for each job stored, in the transaction that
+     * {@link #lock} locked their rows in.
+     */
+    void charge(Connection c, Map<String, Integer> stored) throws SQLException {
+        List<String> tenants = stored.entrySet().stream().filter(e -> e.getValue() > 0).map(Map.Entry::getKey).sorted().toList();
+        if (tenants.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement s = c.prepareStatement("""
+                with r as (select * from unnest(?::text[], ?::float8[], ?::float8[], ?::int[]) r(tenant, burst, rate, n)),
+                     b as (update tenant_bucket b
+                              set tokens = least(r.burst, b.tokens + extract(epoch from clock_timestamp() - b.at) * r.rate) - r.n,
+                                  at = clock_timestamp()
+                             from r where b.tenant = r.tenant)
+                update tenant_usage u set active = u.active + r.n from r where u.tenant = r.tenant""")) {
+            s.setArray(1, c.createArrayOf("text", tenants.toArray()));
+            s.setArray(2, c.createArrayOf("float8", tenants.stream().map(t -> (double) config.submitBurst(t)).toArray()));
+            s.setArray(3, c.createArrayOf("float8", tenants.stream().map(config::submitRate).toArray()));
+            s.setArray(4, c.createArrayOf("int4", tenants.stream().map(stored::get).toArray()));
+            s.executeUpdate();
         }
     }
 
