@@ -60,6 +60,8 @@ public class Quotas {
     }
 
     static final String OVER_CAPACITY = "over_capacity";
+    static final String QUOTA_EXCEEDED = "quota_exceeded";
+    static final String RATE_LIMITED = "rate_limited";
 
     @Inject
     EntityManager em;
@@ -164,7 +166,7 @@ public class Quotas {
         double rate = config.submitRate(tenant);
         int burst = config.submitBurst(tenant);
         if (jobs > burst) {
-            reject(tenant, "rate", new QuotaExceededException("rate_limited", jobs + " jobs at once is more than tenant "
+            reject(tenant, "rate", new QuotaExceededException(RATE_LIMITED, jobs + " jobs at once is more than tenant "
                     + tenant + "'s burst of " + burst, Math.max(1, (long) Math.ceil(jobs / Math.max(rate, 1e-9)))));
         }
         Object[] admitted = (Object[]) em.createNativeQuery("""
@@ -193,13 +195,13 @@ public class Quotas {
                     .setParameter("tenant", tenant).setParameter("burst", (double) burst).setParameter("rate", rate)
                     .getResultList().stream().findFirst().orElse(0.0);
             long wait = rate <= 0 ? Long.MAX_VALUE : (long) Math.ceil((jobs - tokens.doubleValue()) / rate);
-            reject(tenant, "rate", new QuotaExceededException("rate_limited", "tenant " + tenant + " submits more than "
+            reject(tenant, "rate", new QuotaExceededException(RATE_LIMITED, "tenant " + tenant + " submits more than "
                     + rate + " jobs per second (burst " + burst + ")", Math.max(1, wait)));
         }
         long active = ((Number) admitted[1]).longValue();
         int max = config.maxActiveJobs(tenant);
         if (active > max) {
-            reject(tenant, "active", new QuotaExceededException("quota_exceeded", "tenant " + tenant + " may have "
+            reject(tenant, "active", new QuotaExceededException(QUOTA_EXCEEDED, "tenant " + tenant + " may have "
                     + max + " jobs queued or running; this would make " + active, config.retryAfter().toSeconds()));
         }
     }
@@ -257,26 +259,33 @@ public class Quotas {
 
     /**
      * Decides {@code jobs} submits of {@code tenant}, one at a time as {@link #admit} would: for each, null when
-     * admitted, else the refusal (counted in {@code denoise_submits_rejected_total}). A job needs a whole token left
-     * in the bucket and room under {@code max-active-jobs}; the ones admitted before it count against both.
+     * admitted, else the refusal (counted in {@code denoise_submits_rejected_total}).
      */
     List<QuotaExceededException> decide(String tenant, Standing standing, int jobs) {
-        double rate = config.submitRate(tenant);
-        int max = config.maxActiveJobs(tenant);
+        List<QuotaExceededException> out = decide(tenant, standing, jobs, config.submitRate(tenant),
+                config.submitBurst(tenant), config.maxActiveJobs(tenant), config.retryAfter().toSeconds());
+        out.stream().filter(e -> e != null).forEach(e -> count(tenant, e.error().equals(QUOTA_EXCEEDED) ? "active" : "rate"));
+        return out;
+    }
+
+    /**
+     * {@link #decide(String, Standing, int)}'s arithmetic: a job needs a whole token left in the bucket and room
+     * under {@code max} jobs queued or running; the ones admitted before it count against both.
+     */
+    static List<QuotaExceededException> decide(String tenant, Standing standing, int jobs, double rate, int burst, int max,
+                                               long retryAfterSeconds) {
         List<QuotaExceededException> out = new ArrayList<>(jobs);
         int admitted = 0;
         for (int i = 0; i < jobs; i++) {
             double tokens = standing.tokens() - admitted;
             if (tokens < 1) {
                 long wait = rate <= 0 ? Long.MAX_VALUE : (long) Math.ceil((1 - tokens) / rate);
-                count(tenant, "rate");
-                out.add(new QuotaExceededException("rate_limited", "tenant " + tenant + " submits more than "
-                        + rate + " jobs per second (burst " + config.submitBurst(tenant) + ")", Math.max(1, wait)));
+                out.add(new QuotaExceededException(RATE_LIMITED, "tenant " + tenant + " submits more than "
+                        + rate + " jobs per second (burst " + burst + ")", Math.max(1, wait)));
             } else if (standing.active() + admitted + 1 > max) {
-                count(tenant, "active");
-                out.add(new QuotaExceededException("quota_exceeded", "tenant " + tenant + " may have " + max
+                out.add(new QuotaExceededException(QUOTA_EXCEEDED, "tenant " + tenant + " may have " + max
                         + " jobs queued or running; this would make " + (standing.active() + admitted + 1),
-                        config.retryAfter().toSeconds()));
+                        retryAfterSeconds));
             } else {
                 admitted++;
                 out.add(null);

@@ -293,6 +293,29 @@ public class JobServiceTest {
     }
 
     @Test
+    void concurrentSubmitsWithOneIdempotencyKeyStoreOneJob() throws Exception {
+        // submitted together, they land in the same group commit or in racing ones: either way one job, one answer
+        String key = UUID.randomUUID().toString();
+        String body = "{\"prompt\":\"a cyan square\",\"numInferenceSteps\":2,\"seed\":9}";
+        List<CompletableFuture<String>> posts = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            posts.add(CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
+                    .header("Idempotency-Key", key).body(body).post("/v1/jobs").then().statusCode(202).extract().path("id")));
+        }
+        List<String> ids = posts.stream().map(CompletableFuture::join).distinct().toList();
+        assertEquals(1, ids.size(), "ids answered: " + ids);
+        try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
+             PreparedStatement count = db.prepareStatement("select count(*) from job where idempotency_key = ?")) {
+            count.setString(1, key);
+            try (var rows = count.executeQuery()) {
+                rows.next();
+                assertEquals(1, rows.getInt(1));
+            }
+        }
+        awaitStatus(ids.get(0), "SUCCEEDED");
+    }
+
+    @Test
     void aMalformedRecordIsRejectedWithItsJobFailedAndTheConsumerKeepsWorking() throws Exception {
         UUID id = UUID.randomUUID();
         try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");

@@ -288,6 +288,9 @@ class JobRunnerTest {
         public Duration recoveryInterval() { return Duration.ofSeconds(10); }
         public Duration staleAfter() { return Duration.ofSeconds(60); }
         public int maxRedrives() { return 5; }
+        public int submitBatch() { return 64; }
+        public int submitCommitters() { return 4; }
+        public int submitQueue() { return 1024; }
     }
 
     static final class TestModelsConfig implements ModelsConfig {
