@@ -42,4 +42,11 @@ public interface ApiConfig {
      */
     @WithDefault("10s")
     Duration eventsIdleCheck();
+
+    /**
+     * Submits a new API process rehearses over loopback before it reports ready, so its first real requests find
+     * its code compiled and its connections open (default 200; 0 turns the warm-up off). See {@link ApiWarmUp}.
+     */
+    @WithDefault("1000")
+    int warmUpRequests();
 }

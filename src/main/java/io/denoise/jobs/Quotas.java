@@ -143,8 +143,14 @@ public class Quotas {
         return OptionalLong.of(Math.max(1, (long) Math.ceil(wait - maxWait)));
     }
 
-    /** Counts jobs accepted for {@code tenant} ({@code denoise_jobs_submitted_total{tenant}}), once they are stored. */
+    /**
+     * Counts jobs accepted for {@code tenant} ({@code denoise_jobs_submitted_total{tenant}}), once they are stored;
+     * a warm-up's rehearsals are not counted.
+     */
     public void submitted(String tenant, int jobs) {
+        if (SubmitBatcher.REHEARSAL_TENANT.equals(tenant)) {
+            return;
+        }
         metrics.counter("denoise_jobs_submitted", "tenant", tenant).increment(jobs);
     }
 
@@ -324,6 +330,9 @@ public class Quotas {
     }
 
     private void count(String tenant, String limit) {
+        if (SubmitBatcher.REHEARSAL_TENANT.equals(tenant)) {
+            return;
+        }
         metrics.counter("denoise_submits_rejected", "tenant", tenant, "limit", limit).increment();
     }
 }

@@ -62,6 +62,8 @@ final class AppProcess implements AutoCloseable {
         // as in the local run: the API role creates a key of tenant local there on first start (one per stack)
         Path keyFile = stack.dataDir().resolve("api-key").toAbsolutePath();
         config.put("denoise.auth.local-key-file", keyFile.toString());
+        // a short warm-up: its path runs in every process the tests start, without a production start's seconds
+        config.put("denoise.api.warm-up-requests", "50");
         config.putAll(extra);
         config.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add("-jar");
