@@ -3,6 +3,9 @@ package io.denoise.it;
 import io.denoise.stack.LocalStack;
 import org.junit.jupiter.api.Test;
 
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -49,6 +52,12 @@ class ApiKillIT {
                 List<String> broken = new ArrayList<>(Faults.verdict(client, stack, outage, 2, true, Duration.ofSeconds(10)));
                 if (!worker.isAlive()) {
                     broken.add("the worker process died with the API");
+                }
+                // the restarted process was ready only after its warm-up: every rehearsed submit answered
+                String ready = HttpClient.newHttpClient().send(HttpRequest.newBuilder(api.get().managementUri("/q/health/ready"))
+                        .build(), HttpResponse.BodyHandlers.ofString()).body();
+                if (!ready.contains("\"api-warm-up\"") || !ready.contains("{202=50}")) {
+                    broken.add("the restarted API reported ready without its warm-up of 50 submits: " + ready);
                 }
                 if (succeededWhileDown.get() == 0) {
                     broken.add("no job succeeded in the 10 s the API was down (the worker stopped with it)");
