@@ -32,9 +32,6 @@ public class AuthFilter {
     @Inject
     CurrentCaller current;
 
-    @Inject
-    ApiWarmUp warmUp;
-
     @ServerRequestFilter(priority = Priorities.AUTHENTICATION)
     public Optional<Response> authenticate(ContainerRequestContext request) {
         String path = request.getUriInfo().getPath();
@@ -46,7 +43,7 @@ public class AuthFilter {
         if (key == null) {
             return Optional.of(unauthorized("an API key is required: Authorization: Bearer <key>"));
         }
-        Optional<Caller> caller = warmUp.caller(key).or(() -> keys.authenticate(key));
+        Optional<Caller> caller = keys.authenticate(key);
         if (caller.isEmpty()) {
             return Optional.of(unauthorized("the API key is unknown or revoked"));
         }

@@ -39,6 +39,7 @@ public class ApiKeys {
     AuthConfig config;
 
     private final Map<String, Cached> cache = new ConcurrentHashMap<>();
+    private final Map<String, Caller> ephemeral = new ConcurrentHashMap<>();
 
     private record Cached(Optional<Caller> caller, long until) {
     }
@@ -66,10 +67,31 @@ public class ApiKeys {
     /** Creates a key for {@code tenant} with {@code scopes}, whose jobs may ask for at most {@code maxPriority}. */
     @Transactional
     public Created create(String tenant, Set<Scope> scopes, Priority maxPriority) {
+        String key = newKey();
+        return new Created(store(tenant, key, scopes, maxPriority), key);
+    }
+
+    /**
+     * A key for {@code caller} that exists only in this replica's memory until {@link #forget}: never stored, never
+     * valid on another replica. Authenticated the way every key is (the API's warm-up uses one for that).
+     */
+    public String ephemeral(Caller caller) {
+        String key = newKey();
+        ephemeral.put(HexFormat.of().formatHex(hash(key)), caller);
+        return key;
+    }
+
+    /** Ends an {@link #ephemeral} key at once. */
+    public void forget(String key) {
+        String id = HexFormat.of().formatHex(hash(key));
+        ephemeral.remove(id);
+        cache.remove(id);
+    }
+
+    private static String newKey() {
         byte[] secret = new byte[32];
         RANDOM.nextBytes(secret);
-        String key = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
-        return new Created(store(tenant, key, scopes, maxPriority), key);
+        return PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
     }
 
     /** Stores a key made elsewhere (the local run's file, after the database was reset); no-op if stored. */
@@ -131,7 +153,7 @@ public class ApiKeys {
         if (cached != null && now - cached.until() < 0) {
             return cached.caller();
         }
-        Optional<Caller> caller = lookUp(hash);
+        Optional<Caller> caller = Optional.ofNullable(ephemeral.get(id)).or(() -> lookUp(hash));
         if (caller.isPresent()) {
             if (cache.size() >= config.cacheSize()) {
                 cache.clear();

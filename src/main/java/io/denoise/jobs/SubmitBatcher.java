@@ -57,9 +57,9 @@ public class SubmitBatcher {
     }
 
     /**
-     * The tenant of a rehearsal: a submit of this tenant runs the whole transaction on the caller's thread and rolls
-     * it back, answering as if stored. The API's warm-up uses it; no key can belong to it, as tenant names are
-     * {@code [a-z0-9_-]}.
+     * The tenant of a rehearsal: a submit of this tenant takes the whole way, queue and group transaction, in a group
+     * of rehearsals only, whose transaction is rolled back; it answers as if stored. The API's warm-up uses it; no
+     * key can belong to it, as tenant names are {@code [a-z0-9_-]}.
      */
     public static final String REHEARSAL_TENANT = "(warm-up)";
 
@@ -91,13 +91,7 @@ public class SubmitBatcher {
      */
     public Job submit(Job job, String topic, String recordPayload) {
         CompletableFuture<Job> result = new CompletableFuture<>();
-        if (REHEARSAL_TENANT.equals(job.tenant)) {
-            try {
-                commit(List.of(new Pending(job, topic, recordPayload, result)), false);
-            } catch (SQLException | RuntimeException e) {
-                result.completeExceptionally(e);
-            }
-        } else if (!queue().offer(new Pending(job, topic, recordPayload, result))) {
+        if (!queue().offer(new Pending(job, topic, recordPayload, result))) {
             throw new SubmitQueueFullException(config.submitQueue());
         }
         try {
@@ -151,13 +145,26 @@ public class SubmitBatcher {
                 return;
             }
             queue.drainTo(group, max - 1);
-            try {
-                commit(group, true);
-            } catch (Throwable e) {
-                // the futures carry the failure to each caller, who answers it (a 503 for a database away)
-                LOG.debugf("a group of %d submits failed: %s", group.size(), e);
-                group.forEach(p -> p.result().completeExceptionally(e));
+            List<Pending> stored = new ArrayList<>(group.size());
+            List<Pending> rehearsals = new ArrayList<>();
+            for (Pending p : group) {
+                (REHEARSAL_TENANT.equals(p.job().tenant) ? rehearsals : stored).add(p);
             }
+            commitOrFail(stored, true);
+            commitOrFail(rehearsals, false);
+        }
+    }
+
+    private void commitOrFail(List<Pending> group, boolean durable) {
+        if (group.isEmpty()) {
+            return;
+        }
+        try {
+            commit(group, durable);
+        } catch (Throwable e) {
+            // the futures carry the failure to each caller, who answers it (a 503 for a database away)
+            LOG.debugf("a group of %d submits failed: %s", group.size(), e);
+            group.forEach(p -> p.result().completeExceptionally(e));
         }
     }
 
