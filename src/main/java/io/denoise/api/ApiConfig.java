@@ -45,7 +45,7 @@ public interface ApiConfig {
 
     /**
      * Submits a new API process rehearses over loopback before it reports ready, so its first real requests find
-     * its code compiled and its connections open (default 200; 0 turns the warm-up off). See {@link ApiWarmUp}.
+     * its code compiled and its connections open (default 1000; 0 turns the warm-up off). See {@link ApiWarmUp}.
      */
     @WithDefault("1000")
     int warmUpRequests();

@@ -48,13 +48,13 @@ import java.util.concurrent.atomic.AtomicReference;
  * without a warm-up and 26–71 ms after the default 1000 rehearsals, which take about 9 s.
  *
  * <p>The warm-up's requests carry a key made for it alone ({@link ApiKeys#ephemeral}: random, in this replica's
- * memory, accepted only while the warm-up runs) of the tenant {@link SubmitBatcher#REHEARSAL_TENANT}, whose submits are rolled back: nothing is stored, queued, charged
- * or counted. The readiness check {@code api-warm-up} is down until it ends; it ends early, ready, at the first
+ * memory, accepted only while the warm-up runs) of the tenant {@link SubmitBatcher#REHEARSAL_TENANT}, whose submits
+ * are rolled back: nothing is stored, queued, charged or counted. The readiness check {@code api-warm-up} is down until it ends; it ends early, ready, at the first
  * answer that says the service cannot take jobs now (5xx) or the first request that gets no answer, so a
  * database away keeps no replica out of service for longer than one request.
  */
 @Readiness
-@Default
+@Default // injectable as itself (the tests run it), not only as a readiness check
 @ApplicationScoped
 public class ApiWarmUp implements HealthCheck {
 

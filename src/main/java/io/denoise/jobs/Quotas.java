@@ -148,7 +148,7 @@ public class Quotas {
      * a warm-up's rehearsals are not counted.
      */
     public void submitted(String tenant, int jobs) {
-        if (SubmitBatcher.REHEARSAL_TENANT.equals(tenant)) {
+        if (SubmitBatcher.isRehearsal(tenant)) {
             return;
         }
         metrics.counter("denoise_jobs_submitted", "tenant", tenant).increment(jobs);
@@ -330,7 +330,7 @@ public class Quotas {
     }
 
     private void count(String tenant, String limit) {
-        if (SubmitBatcher.REHEARSAL_TENANT.equals(tenant)) {
+        if (SubmitBatcher.isRehearsal(tenant)) {
             return;
         }
         metrics.counter("denoise_submits_rejected", "tenant", tenant, "limit", limit).increment();

@@ -63,6 +63,11 @@ public class SubmitBatcher {
      */
     public static final String REHEARSAL_TENANT = "(warm-up)";
 
+    /** Whether {@code tenant}'s submits are rehearsals: rolled back, and counted nowhere. */
+    public static boolean isRehearsal(String tenant) {
+        return REHEARSAL_TENANT.equals(tenant);
+    }
+
     private record Pending(Job job, String topic, String recordPayload, CompletableFuture<Job> result) {
     }
 
@@ -148,7 +153,7 @@ public class SubmitBatcher {
             List<Pending> stored = new ArrayList<>(group.size());
             List<Pending> rehearsals = new ArrayList<>();
             for (Pending p : group) {
-                (REHEARSAL_TENANT.equals(p.job().tenant) ? rehearsals : stored).add(p);
+                (isRehearsal(p.job().tenant) ? rehearsals : stored).add(p);
             }
             commitOrFail(stored, true);
             commitOrFail(rehearsals, false);

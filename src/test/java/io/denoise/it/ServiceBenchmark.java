@@ -261,8 +261,7 @@ public final class ServiceBenchmark {
     }
 
     static void throughput(AppProcess app, List<String> keys, int seconds, int rate, int connections) throws Exception {
-        OpenLoopLoad load = new OpenLoopLoad(app.uri("/v1/jobs"), keys.stream().map(k -> "Bearer " + k).toList(),
-                "{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}", connections);
+        OpenLoopLoad load = submits(app, keys, connections);
         int warmup = 3 * rate;
         OpenLoopLoad.Result result = load.run(rate, warmup + seconds * rate, warmup);
         int measured = result.latenciesMs().size();
@@ -279,6 +278,12 @@ public final class ServiceBenchmark {
         print("POST /v1/jobs latency (from when it was due)", result.latenciesMs());
     }
 
+    /** One-step submits, taking the keys in turn. */
+    private static OpenLoopLoad submits(AppProcess app, List<String> keys, int connections) {
+        return new OpenLoopLoad(app.uri("/v1/jobs"), keys.stream().map(k -> "Bearer " + k).toList(),
+                "{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}", connections);
+    }
+
     /**
      * Offers load to a process that has just reported ready, measuring every request from the first: the overall
      * percentiles and the p99 of each second, so a slow first second shows instead of being averaged away.
@@ -288,8 +293,7 @@ public final class ServiceBenchmark {
         // that what is measured is the new server, not a cold client
         new OpenLoopLoad(app.managementUri("/q/health/live"), List.of("Bearer none"), "{}", connections)
                 .run(2 * rate, 4 * rate, 0);
-        OpenLoopLoad load = new OpenLoopLoad(app.uri("/v1/jobs"), keys.stream().map(k -> "Bearer " + k).toList(),
-                "{\"prompt\":\"a blue square\",\"numInferenceSteps\":1}", connections);
+        OpenLoopLoad load = submits(app, keys, connections);
         OpenLoopLoad.Result result = load.run(rate, seconds * rate, 0);
         List<Double> latencies = result.latenciesMs();
         StringBuilder perSecond = new StringBuilder();
