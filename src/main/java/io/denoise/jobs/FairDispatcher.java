@@ -4,12 +4,15 @@ import io.denoise.Roles;
 import io.denoise.Threads;
 import io.denoise.messaging.JobRecord;
 import io.denoise.messaging.Topics;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.event.TransactionPhase;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import org.jboss.logging.Logger;
@@ -24,8 +27,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Releases held jobs to Kafka in fair order, from every API replica (one at a time per model, under a transaction
@@ -33,11 +38,18 @@ import java.util.concurrent.TimeUnit;
  * and not yet started; to fill that, it takes the highest priority held, and within it the tenant with the fewest
  * jobs released or running (ties: the oldest waiting job), one job at a time. A released job gets its outbox record
  * in the same transaction, and the relay sends it on.
+ *
+ * <p>Rounds run every {@link SchedulingConfig#interval()}, and also soon after this replica stored held jobs or a
+ * worker in this process claimed one ({@link JobStore.DispatchDue}): at most one such round waits at a time, and it
+ * starts no sooner than {@link #WAKE_GAP_NANOS} after the previous round ended, so a burst of submits costs a few
+ * rounds, not one per submit. A job submitted to an idle service thus leaves without waiting for the next tick.
  */
 @ApplicationScoped
 public class FairDispatcher {
 
     private static final Logger LOG = Logger.getLogger(FairDispatcher.class);
+    /** The least time between the end of a round and a round run on a wake-up. */
+    static final long WAKE_GAP_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
 
     /** A held job, as a round reads it. */
     record Held(UUID id, String tenant, int priority, Instant createdAt) {
@@ -61,7 +73,16 @@ public class FairDispatcher {
     @Inject
     Event<JobStore.OutboxWritten> outboxWritten;
 
-    private ScheduledExecutorService rounds;
+    @Inject
+    MeterRegistry metrics;
+
+    private volatile ScheduledExecutorService rounds;
+    /** Whether a round asked for by a wake-up is waiting to run. */
+    private final AtomicBoolean wakePending = new AtomicBoolean();
+    /** When the last round ended ({@link System#nanoTime()}); the rounds' thread writes it. */
+    private volatile long lastRoundEnded = System.nanoTime();
+    private Counter scheduledRounds;
+    private Counter wokenRounds;
     private volatile long lastWarning = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
 
     /** Runs with fairness off too, so that jobs held before it was turned off are released (all at once). */
@@ -69,8 +90,40 @@ public class FairDispatcher {
         if (!roles.api()) {
             return;
         }
-        rounds = Threads.scheduled("fair-dispatcher");
-        rounds.scheduleWithFixedDelay(this::round, 0, config.interval().toMillis(), TimeUnit.MILLISECONDS);
+        scheduledRounds = rounds("schedule");
+        wokenRounds = rounds("wake");
+        ScheduledExecutorService executor = Threads.scheduled("fair-dispatcher");
+        executor.scheduleWithFixedDelay(() -> round(scheduledRounds), 0, config.interval().toMillis(), TimeUnit.MILLISECONDS);
+        rounds = executor;
+    }
+
+    private Counter rounds(String trigger) {
+        return Counter.builder("denoise_dispatch_rounds").tag("trigger", trigger)
+                .description("Release rounds run by this replica's dispatcher, by what started them")
+                .register(metrics);
+    }
+
+    /** Asks for a round soon, once what fired the event has committed (see the class comment). */
+    void onDispatchDue(@Observes(during = TransactionPhase.AFTER_SUCCESS) JobStore.DispatchDue event) {
+        wake();
+    }
+
+    /** Runs a round soon: within {@link #WAKE_GAP_NANOS} of the last one's end, unless one is already waiting. */
+    void wake() {
+        ScheduledExecutorService executor = rounds;
+        if (executor == null || !wakePending.compareAndSet(false, true)) {
+            return;
+        }
+        long delay = Math.max(0, WAKE_GAP_NANOS - (System.nanoTime() - lastRoundEnded));
+        try {
+            executor.schedule(() -> {
+                // cleared first: what commits during this round asks for the next one
+                wakePending.set(false);
+                round(wokenRounds);
+            }, delay, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            wakePending.set(false); // shutting down
+        }
     }
 
     void stop(@Observes ShutdownEvent event) {
@@ -80,7 +133,8 @@ public class FairDispatcher {
     }
 
     /** Never throws: an exception would end the schedule, and held jobs would wait for ever. */
-    private void round() {
+    private void round(Counter counted) {
+        counted.increment();
         try {
             for (String model : models.all().keySet()) {
                 try {
@@ -94,6 +148,8 @@ public class FairDispatcher {
             }
         } catch (Throwable e) {
             warn("no release round: " + e);
+        } finally {
+            lastRoundEnded = System.nanoTime();
         }
     }
 

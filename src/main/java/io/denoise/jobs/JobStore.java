@@ -35,6 +35,13 @@ public class JobStore implements JobAttempts {
     public record OutboxWritten() {
     }
 
+    /**
+     * Fired when jobs were stored held, or one was claimed (which leaves room ahead of the workers): the
+     * dispatcher runs a round once the transaction has committed ({@link FairDispatcher}).
+     */
+    public record DispatchDue() {
+    }
+
     /** Thrown when an {@code Idempotency-Key} is reused with a different request body. */
     public static final class IdempotencyConflictException extends RuntimeException {
         public IdempotencyConflictException(String key) {
@@ -83,6 +90,9 @@ public class JobStore implements JobAttempts {
     Event<OutboxWritten> outboxWritten;
 
     @Inject
+    Event<DispatchDue> dispatchDue;
+
+    @Inject
     SubmitBatcher batcher;
 
     @Inject
@@ -116,7 +126,9 @@ public class JobStore implements JobAttempts {
             message.persist();
         }
         em.flush();
-        if (!job.held) {
+        if (job.held) {
+            dispatchDue.fire(new DispatchDue());
+        } else {
             outboxWritten.fire(new OutboxWritten());
         }
         return job;
@@ -178,6 +190,7 @@ public class JobStore implements JobAttempts {
             return new Claim(ClaimOutcome.MISSING, null);
         }
         if (updated == 1) {
+            dispatchDue.fire(new DispatchDue());
             return new Claim(ClaimOutcome.CLAIMED, job);
         }
         if (job.status.isTerminal()) {

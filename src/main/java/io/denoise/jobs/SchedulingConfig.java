@@ -28,7 +28,10 @@ public interface SchedulingConfig {
     @WithDefault("0.25")
     double aheadPerRunning();
 
-    /** How often each API replica looks for jobs to release (default 50ms); a submit or a finish also wakes it. */
+    /**
+     * How often each API replica looks for jobs to release (default 50ms). A replica also looks soon after it stored held
+     * jobs, and after a worker in its process claimed one.
+     */
     @WithDefault("50ms")
     Duration interval();
 

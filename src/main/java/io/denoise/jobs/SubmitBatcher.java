@@ -83,6 +83,9 @@ public class SubmitBatcher {
     @Inject
     Event<JobStore.OutboxWritten> outboxWritten;
 
+    @Inject
+    Event<JobStore.DispatchDue> dispatchDue;
+
     private BlockingQueue<Pending> queue;
     private ExecutorService committers;
 
@@ -184,6 +187,7 @@ public class SubmitBatcher {
         List<Pending> admitted = new ArrayList<>();
         Set<UUID> inserted = new HashSet<>();
         boolean outbox = false;
+        boolean held = false;
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -205,6 +209,7 @@ public class SubmitBatcher {
                         writeOutbox(c, released);
                         outbox = true;
                     }
+                    held = released.size() < inserted.size();
                     Map<String, Integer> charged = new HashMap<>();
                     admitted.stream().filter(p -> inserted.contains(p.job().id))
                             .forEach(p -> charged.merge(p.job().tenant, 1, Integer::sum));
@@ -215,6 +220,7 @@ public class SubmitBatcher {
                 } else {
                     c.rollback();
                     outbox = false;
+                    held = false;
                 }
             } catch (SQLException | RuntimeException e) {
                 try {
@@ -229,6 +235,9 @@ public class SubmitBatcher {
         }
         if (outbox) {
             outboxWritten.fire(new JobStore.OutboxWritten());
+        }
+        if (held) {
+            dispatchDue.fire(new JobStore.DispatchDue());
         }
         for (Pending p : group) {
             Quotas.QuotaExceededException refusal = refused.get(p);

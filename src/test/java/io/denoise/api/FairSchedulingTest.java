@@ -4,6 +4,8 @@ import io.denoise.auth.ApiKeys;
 import io.denoise.auth.Scope;
 import io.denoise.jobs.Priority;
 import io.denoise.stack.StackTestResource;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
@@ -43,6 +45,9 @@ class FairSchedulingTest {
 
     @Inject
     ApiKeys keys;
+
+    @Inject
+    MeterRegistry metrics;
 
     private static String submit(String key, String body) {
         return given().auth().oauth2(key).contentType(ContentType.JSON).body(body).post("/v1/jobs").then().statusCode(202)
@@ -152,5 +157,20 @@ class FairSchedulingTest {
                 given().auth().oauth2(key).delete("/v1/jobs/" + id);
             }
         }
+    }
+
+    @Test
+    void aHeldJobIsReleasedOnARoundItsSubmitAskedFor() throws Exception {
+        Counter woken = metrics.find("denoise_dispatch_rounds").tag("trigger", "wake").counter();
+        assertTrue(woken != null, "the dispatcher counts the rounds it was woken for");
+        double before = woken.count();
+        String key = TestKeys.key("fair-g");
+        String id = submit(key, "{\"prompt\":\"x\",\"numInferenceSteps\":2}");
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (given().auth().oauth2(key).get("/v1/jobs/" + id).<String>path("status").equals("QUEUED")
+                && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(woken.count() > before, "a round ran for the submit: " + woken.count() + " after " + before);
     }
 }
