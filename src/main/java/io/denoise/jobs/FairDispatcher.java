@@ -29,6 +29,7 @@ import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -39,10 +40,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * jobs released or running (ties: the oldest waiting job), one job at a time. A released job gets its outbox record
  * in the same transaction, and the relay sends it on.
  *
- * <p>Rounds run every {@link SchedulingConfig#interval()}, and also soon after this replica stored held jobs or a
- * worker in this process claimed one ({@link JobStore.DispatchDue}): at most one such round waits at a time, and it
- * starts no sooner than {@link #WAKE_GAP_NANOS} after the previous round ended, so a burst of submits costs a few
- * rounds, not one per submit. A job submitted to an idle service thus leaves without waiting for the next tick.
+ * <p>Rounds run soon after this replica stored held jobs or a worker in this process claimed one
+ * ({@link JobStore.DispatchDue}): at most one such round waits at a time, and it starts no sooner than
+ * {@link #WAKE_GAP_NANOS} after the previous round ended, so a burst of submits costs a few rounds, not one per
+ * submit, and a job submitted to an idle service leaves without waiting for a tick. Ticks run besides, every
+ * {@link SchedulingConfig#interval()} while the last round saw held jobs (room opens as workers elsewhere claim
+ * jobs, and nothing tells this replica) or failed, and every {@link SchedulingConfig#idleInterval()} while it saw
+ * none: held jobs of any replica wake that replica's own dispatcher, so an idle tick only catches the jobs of one
+ * that stopped before its round.
  */
 @ApplicationScoped
 public class FairDispatcher {
@@ -83,6 +88,9 @@ public class FairDispatcher {
     private volatile long lastRoundEnded = System.nanoTime();
     private Counter scheduledRounds;
     private Counter wokenRounds;
+    /** The next tick, and when it is due ({@link System#nanoTime()}); the rounds' thread only. */
+    private ScheduledFuture<?> nextTick;
+    private long nextTickAt;
     private volatile long lastWarning = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
 
     /** Runs with fairness off too, so that jobs held before it was turned off are released (all at once). */
@@ -93,8 +101,34 @@ public class FairDispatcher {
         scheduledRounds = rounds("schedule");
         wokenRounds = rounds("wake");
         ScheduledExecutorService executor = Threads.scheduled("fair-dispatcher");
-        executor.scheduleWithFixedDelay(() -> round(scheduledRounds), 0, config.interval().toMillis(), TimeUnit.MILLISECONDS);
         rounds = executor;
+        executor.execute(this::tick);
+    }
+
+    private void tick() {
+        nextTick = null;
+        scheduleTick(round(scheduledRounds));
+    }
+
+    /**
+     * On the rounds' thread: the next tick after the short interval if {@code busy} (held jobs seen, or a failure),
+     * else after the idle one, unless one is due sooner already.
+     */
+    private void scheduleTick(boolean busy) {
+        long delay = (busy ? config.interval() : config.idleInterval()).toNanos();
+        long at = System.nanoTime() + delay;
+        if (nextTick != null) {
+            if (nextTickAt - at <= 0) {
+                return;
+            }
+            nextTick.cancel(false);
+        }
+        try {
+            nextTickAt = at;
+            nextTick = rounds.schedule(this::tick, delay, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            nextTick = null; // shutting down
+        }
     }
 
     private Counter rounds(String trigger) {
@@ -119,7 +153,9 @@ public class FairDispatcher {
             executor.schedule(() -> {
                 // cleared first: what commits during this round asks for the next one
                 wakePending.set(false);
-                round(wokenRounds);
+                if (round(wokenRounds)) {
+                    scheduleTick(true);
+                }
             }, delay, TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException e) {
             wakePending.set(false); // shutting down
@@ -132,25 +168,40 @@ public class FairDispatcher {
         }
     }
 
-    /** Never throws: an exception would end the schedule, and held jobs would wait for ever. */
-    private void round(Counter counted) {
+    /**
+     * One round over every model; whether it is busy: a model had held jobs (or another replica was releasing it),
+     * or the round failed. Never throws: an exception would end the ticks, and held jobs would wait for ever.
+     */
+    private boolean round(Counter counted) {
         counted.increment();
+        boolean busy = false;
         try {
             for (String model : models.all().keySet()) {
                 try {
-                    int released = QuarkusTransaction.requiringNew().call(() -> release(model));
-                    if (released > 0) {
-                        LOG.debugf("released %d held jobs of %s", released, model);
+                    Released round = QuarkusTransaction.requiringNew().call(() -> release(model));
+                    busy |= round.busy();
+                    if (round.count() > 0) {
+                        LOG.debugf("released %d held jobs of %s", round.count(), model);
                     }
                 } catch (RuntimeException e) {
+                    busy = true;
                     warn("no release round for " + model + ": " + e.getMessage());
                 }
             }
         } catch (Throwable e) {
+            busy = true;
             warn("no release round: " + e);
         } finally {
             lastRoundEnded = System.nanoTime();
         }
+        return busy;
+    }
+
+    /**
+     * What one model's round did: how many jobs it released, and whether it is busy (it saw held jobs, or another
+     * replica held the model's lock, which is to say it may have).
+     */
+    record Released(int count, boolean busy) {
     }
 
     /** A warning at most once a minute: a database that is down makes every round fail. */
@@ -164,8 +215,8 @@ public class FairDispatcher {
         }
     }
 
-    /** One round for {@code model}, in the caller's transaction: how many jobs it released. */
-    int release(String model) {
+    /** One round for {@code model}, in the caller's transaction. */
+    Released release(String model) {
         Object[] counts = (Object[]) em.createNativeQuery("""
                         select pg_try_advisory_xact_lock(hashtextextended('denoise-dispatch:' || :model, 0)),
                                (select count(*) from job where model = :model and status = 'QUEUED' and not held),
@@ -173,14 +224,14 @@ public class FairDispatcher {
                                exists (select 1 from job where model = :model and status = 'QUEUED' and held)""")
                 .setParameter("model", model).getSingleResult();
         if (!(Boolean) counts[0] || !(Boolean) counts[3]) {
-            return 0;
+            return new Released(0, !(Boolean) counts[0]);
         }
         long ahead = ((Number) counts[1]).longValue();
         long running = ((Number) counts[2]).longValue();
         int room = !config.fair() ? config.maxRelease() : (int) Math.min(config.maxRelease(),
                 Math.max(Math.max(1, config.minAhead()), Math.ceil(config.aheadPerRunning() * running)) - ahead);
         if (room <= 0) {
-            return 0;
+            return new Released(0, true);
         }
         @SuppressWarnings("unchecked")
         List<Object[]> rows = em.createNativeQuery("""
@@ -202,7 +253,7 @@ public class FairDispatcher {
         active.forEach(r -> activeByTenant.put((String) r[0], ((Number) r[1]).longValue()));
         List<UUID> chosen = order(held, activeByTenant, room);
         if (chosen.isEmpty()) {
-            return 0;
+            return new Released(0, true);
         }
         String ids = String.join(",", chosen.stream().map(UUID::toString).toList());
         @SuppressWarnings("unchecked")
@@ -224,7 +275,7 @@ public class FairDispatcher {
         }
         em.flush();
         outboxWritten.fire(new JobStore.OutboxWritten());
-        return released.size();
+        return new Released(released.size(), true);
     }
 
     /**

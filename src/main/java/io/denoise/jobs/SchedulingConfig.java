@@ -29,11 +29,18 @@ public interface SchedulingConfig {
     double aheadPerRunning();
 
     /**
-     * How often each API replica looks for jobs to release (default 50ms). A replica also looks soon after it stored held
-     * jobs, and after a worker in its process claimed one.
+     * How often each API replica looks for jobs to release while jobs are held (default 50ms). A replica also looks soon
+     * after it stored held jobs, and after a worker in its process claimed one.
      */
     @WithDefault("50ms")
     Duration interval();
+
+    /**
+     * How often a replica looks while its last round saw no held job (default 1s): every replica wakes its own
+     * dispatcher when it stores one, so these rounds only catch the jobs of a replica that stopped before its round.
+     */
+    @WithDefault("1s")
+    Duration idleInterval();
 
     /** Held jobs one round reads per tenant and priority, at most (default 64). */
     @WithDefault("64")

@@ -173,4 +173,29 @@ class FairSchedulingTest {
         }
         assertTrue(woken.count() > before, "a round ran for the submit: " + woken.count() + " after " + before);
     }
+
+    @Test
+    void withNothingHeldTheDispatcherTicksAtItsIdleInterval() throws Exception {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (heldJobs() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertTrue(heldJobs() == 0, "the other tests' held jobs have left");
+        Thread.sleep(1200); // a tick at the short interval, if one was due, has run
+        Counter ticks = metrics.find("denoise_dispatch_rounds").tag("trigger", "schedule").counter();
+        double before = ticks.count();
+        Thread.sleep(3000);
+        double during = ticks.count() - before;
+        // the test profile's idle interval is the default 1 s; at the 50 ms interval this would be about 60
+        assertTrue(during >= 1 && during <= 5, during + " ticks in 3 s with nothing held");
+    }
+
+    private long heldJobs() throws Exception {
+        try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
+             PreparedStatement q = db.prepareStatement("select count(*) from job where status = 'QUEUED' and held");
+             ResultSet r = q.executeQuery()) {
+            r.next();
+            return r.getLong(1);
+        }
+    }
 }

@@ -38,8 +38,8 @@ import java.util.TreeMap;
  *   <li>100 jobs over two workers, one of them killed with SIGKILL twice: every job must succeed once.</li>
  * </ol>
  * Run: {@code ./mvnw -q -Pbench-service} (see README). Arguments: {@code --model NAME} (default shapes),
- * {@code --latency-jobs N} (50), {@code --latency-warmup N} (20: jobs run before the measured ones, so the service's
- * code is compiled as {@code generate --bench}'s is by its own warm-up), {@code --post-seconds N} (20), {@code --post-rates R[,R...]} (500, requests/s
+ * {@code --latency-jobs N} (50), {@code --latency-warmup N} (20: jobs run before the measured ones, and as many
+ * warm-up generations for {@code generate --bench}, so both are compared warm), {@code --post-seconds N} (20), {@code --post-rates R[,R...]} (500, requests/s
  * offered), {@code --post-warmup-seconds N} (20: a new API process measured from its first request after ready,
  * at half the first rate), {@code --chaos-jobs N} (100),
  * {@code --sweeps N} (3: 4 × 4 sweeps, each timed from its last cell's end to its grid), {@code --intra-op-threads N}
@@ -189,11 +189,12 @@ public final class ServiceBenchmark {
         System.out.printf(Locale.ROOT, "  %-44s %8.2f %%%n", "outside ONNX Runtime, all loops together",
                 100 * (loopsTogether[0] - loopsTogether[1]) / loopsTogether[0]);
         print("attempt wall time in the worker (claim -> finish)", attempt);
-        double alone = pipelineAlone(model, body, threads);
+        double alone = pipelineAlone(model, body, threads, warmup);
         double median = sortedCopy(attempt).get(attempt.size() / 2);
         double mean = attempt.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
-        System.out.printf(Locale.ROOT, "the same generation alone (generate --bench 30, same process settings): mean wall %.1f ms;"
-                + " attempt median / alone = %.2f, attempt mean / alone = %.2f%n", alone, median / alone, mean / alone);
+        System.out.printf(Locale.ROOT, "the same generation alone (generate --bench 30 --warmup %d, same process settings): mean"
+                + " wall %.1f ms; attempt median / alone = %.2f, attempt mean / alone = %.2f%n", warmup, alone, median / alone,
+                mean / alone);
     }
 
     /**
@@ -231,14 +232,17 @@ public final class ServiceBenchmark {
         print("submit -> grid stored", totals);
     }
 
-    /** Runs {@code generate --bench} on the model in a process of its own and returns its mean wall per generation. */
-    static double pipelineAlone(String model, String body, String threads) throws Exception {
+    /**
+     * Runs {@code generate --bench 30} on the model in a process of its own, after {@code warmup} generations, and
+     * returns its mean wall per generation.
+     */
+    static double pipelineAlone(String model, String body, String threads, int warmup) throws Exception {
         JsonNode request = JSON.readTree(body);
         List<String> command = List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
                 System.getProperty("denoise.app.jar", "target/quarkus-app/quarkus-run.jar"), "generate",
                 "--model", "models/" + model, "--prompt", request.path("prompt").asText(),
                 "--steps", request.path("numInferenceSteps").asText(), "--seed", "1", "--device", "cpu",
-                "--spin", "off", "--threads", threads, "--bench", "30");
+                "--spin", "off", "--threads", threads, "--bench", "30", "--warmup", Integer.toString(warmup));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {
