@@ -178,10 +178,10 @@ public class FairDispatcher {
         try {
             for (String model : models.all().keySet()) {
                 try {
-                    Released round = QuarkusTransaction.requiringNew().call(() -> release(model));
-                    busy |= round.busy();
-                    if (round.count() > 0) {
-                        LOG.debugf("released %d held jobs of %s", round.count(), model);
+                    Outcome outcome = QuarkusTransaction.requiringNew().call(() -> release(model));
+                    busy |= outcome.busy();
+                    if (outcome.released() > 0) {
+                        LOG.debugf("released %d held jobs of %s", outcome.released(), model);
                     }
                 } catch (RuntimeException e) {
                     busy = true;
@@ -201,7 +201,7 @@ public class FairDispatcher {
      * What one model's round did: how many jobs it released, and whether it is busy (it saw held jobs, or another
      * replica held the model's lock, which is to say it may have).
      */
-    record Released(int count, boolean busy) {
+    record Outcome(int released, boolean busy) {
     }
 
     /** A warning at most once a minute: a database that is down makes every round fail. */
@@ -216,7 +216,7 @@ public class FairDispatcher {
     }
 
     /** One round for {@code model}, in the caller's transaction. */
-    Released release(String model) {
+    Outcome release(String model) {
         Object[] counts = (Object[]) em.createNativeQuery("""
                         select pg_try_advisory_xact_lock(hashtextextended('denoise-dispatch:' || :model, 0)),
                                (select count(*) from job where model = :model and status = 'QUEUED' and not held),
@@ -224,14 +224,14 @@ public class FairDispatcher {
                                exists (select 1 from job where model = :model and status = 'QUEUED' and held)""")
                 .setParameter("model", model).getSingleResult();
         if (!(Boolean) counts[0] || !(Boolean) counts[3]) {
-            return new Released(0, !(Boolean) counts[0]);
+            return new Outcome(0, !(Boolean) counts[0]);
         }
         long ahead = ((Number) counts[1]).longValue();
         long running = ((Number) counts[2]).longValue();
         int room = !config.fair() ? config.maxRelease() : (int) Math.min(config.maxRelease(),
                 Math.max(Math.max(1, config.minAhead()), Math.ceil(config.aheadPerRunning() * running)) - ahead);
         if (room <= 0) {
-            return new Released(0, true);
+            return new Outcome(0, true);
         }
         @SuppressWarnings("unchecked")
         List<Object[]> rows = em.createNativeQuery("""
@@ -253,7 +253,7 @@ public class FairDispatcher {
         active.forEach(r -> activeByTenant.put((String) r[0], ((Number) r[1]).longValue()));
         List<UUID> chosen = order(held, activeByTenant, room);
         if (chosen.isEmpty()) {
-            return new Released(0, true);
+            return new Outcome(0, true);
         }
         String ids = String.join(",", chosen.stream().map(UUID::toString).toList());
         @SuppressWarnings("unchecked")
@@ -275,7 +275,7 @@ public class FairDispatcher {
         }
         em.flush();
         outboxWritten.fire(new JobStore.OutboxWritten());
-        return new Released(released.size(), true);
+        return new Outcome(released.size(), true);
     }
 
     /**
