@@ -22,10 +22,13 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -163,24 +166,57 @@ class FairSchedulingTest {
     void aHeldJobIsReleasedOnARoundItsSubmitAskedFor() throws Exception {
         Counter woken = metrics.find("denoise_dispatch_rounds").tag("trigger", "wake").counter();
         assertTrue(woken != null, "the dispatcher counts the rounds it was woken for");
-        double before = woken.count();
-        String key = TestKeys.key("fair-g");
-        String id = submit(key, "{\"prompt\":\"x\",\"numInferenceSteps\":2}");
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (given().auth().oauth2(key).get("/v1/jobs/" + id).<String>path("status").equals("QUEUED")
-                && System.nanoTime() < deadline) {
-            Thread.sleep(20);
+        awaitNothingHeldOrRunning();
+        String tenant = "fair-g-" + System.nanoTime();
+        String key = TestKeys.key(tenant);
+        // watched from before the submit, as the job may be released and claimed before the 202 is read: the first
+        // moment it is seen released, before a worker claimed it (a claim also wakes the dispatcher), the round that
+        // released it was the submit's, not a tick, if the count moved by then
+        try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
+             PreparedStatement q = db.prepareStatement(
+                     "select id::text, held, started_at is not null from job where tenant = ?")) {
+            q.setString(1, tenant);
+            double before = woken.count();
+            CompletableFuture<String> submitted = CompletableFuture.supplyAsync(
+                    () -> submit(key, "{\"prompt\":\"x\",\"numInferenceSteps\":2}"));
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (System.nanoTime() < deadline) {
+                double count = woken.count();
+                try (ResultSet r = q.executeQuery()) {
+                    if (r.next() && !r.getBoolean(2)) {
+                        assertTrue(!r.getBoolean(3), "seen released before its claim");
+                        assertTrue(count > before, "released by a round its submit asked for: " + count + " after " + before);
+                        assertEquals(submitted.get(10, TimeUnit.SECONDS), r.getString(1));
+                        return;
+                    }
+                }
+                Thread.sleep(1);
+            }
+            throw new AssertionError("the job of " + tenant + " was not released within 10 s");
         }
-        assertTrue(woken.count() > before, "a round ran for the submit: " + woken.count() + " after " + before);
+    }
+
+    /** Waits until the other tests' jobs have left: none held, none running. */
+    private void awaitNothingHeldOrRunning() throws Exception {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
+                 PreparedStatement q = db.prepareStatement(
+                         "select count(*) from job where (status = 'QUEUED' and held) or status = 'RUNNING'");
+                 ResultSet r = q.executeQuery()) {
+                r.next();
+                if (r.getLong(1) == 0) {
+                    return;
+                }
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the other tests' jobs did not leave within 60 s");
     }
 
     @Test
     void withNothingHeldTheDispatcherTicksAtItsIdleInterval() throws Exception {
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (heldJobs() > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
-        assertTrue(heldJobs() == 0, "the other tests' held jobs have left");
+        awaitNothingHeldOrRunning();
         Thread.sleep(1200); // a tick at the short interval, if one was due, has run
         Counter ticks = metrics.find("denoise_dispatch_rounds").tag("trigger", "schedule").counter();
         double before = ticks.count();
@@ -188,14 +224,5 @@ class FairSchedulingTest {
         double during = ticks.count() - before;
         // the test profile's idle interval is the default 1 s; at the 50 ms interval this would be about 60
         assertTrue(during >= 1 && during <= 5, during + " ticks in 3 s with nothing held");
-    }
-
-    private long heldJobs() throws Exception {
-        try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
-             PreparedStatement q = db.prepareStatement("select count(*) from job where status = 'QUEUED' and held");
-             ResultSet r = q.executeQuery()) {
-            r.next();
-            return r.getLong(1);
-        }
     }
 }
