@@ -38,7 +38,8 @@ import java.util.concurrent.Executors;
  * quota rows ({@link Quotas#lock}), decide each job in submit order ({@link Quotas#decide}), insert the admitted jobs
  * in one statement (a job whose {@code Idempotency-Key} is already taken is skipped, and its caller looks the winner
  * up), their outbox records where fair scheduling is off, and charge the tenants for what was inserted. Plain JDBC:
- * nothing here needs the ORM, and every ORM step per job was CPU the API spent once per request.
+ * nothing here needs the ORM, and every ORM step per job was CPU the API spent once per request. Once it commits, the
+ * relay is woken for the outbox records and the {@link FairDispatcher} for held jobs.
  *
  * <p>{@code denoise.jobs.submit-committers} transactions run at once, each with at most
  * {@code denoise.jobs.submit-batch} jobs; submits waiting beyond {@code denoise.jobs.submit-queue} are refused with
