@@ -33,6 +33,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -49,9 +50,10 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>The warm-up's requests carry a key made for it alone ({@link ApiKeys#ephemeral}: random, in this replica's
  * memory, accepted only while the warm-up runs) of the tenant {@link SubmitBatcher#REHEARSAL_TENANT}, whose submits
- * are rolled back: nothing is stored, queued, charged or counted. The readiness check {@code api-warm-up} is down until it ends; it ends early, ready, at the first
- * answer that says the service cannot take jobs now (5xx) or the first request that gets no answer, so a
- * database away keeps no replica out of service for longer than one request.
+ * are rolled back: nothing is stored, queued, charged or counted. The readiness check {@code api-warm-up} is down
+ * until it ends; it ends early, ready, at the first answer that says the service cannot take jobs now (5xx) or the
+ * first request that gets no answer, so a database away keeps no replica out of service for longer than one
+ * request.
  */
 @Readiness
 @Default // injectable as itself (the tests run it), not only as a readiness check
@@ -108,7 +110,7 @@ public class ApiWarmUp implements HealthCheck {
     Report run(URI base, int requests) {
         key = keys.ephemeral(CALLER);
         long start = System.nanoTime();
-        Map<Integer, Integer> answers = new TreeMap<>();
+        Map<Integer, Integer> answers = new ConcurrentHashMap<>();
         AtomicReference<String> stopped = new AtomicReference<>();
         AtomicInteger next = new AtomicInteger();
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -140,9 +142,7 @@ public class ApiWarmUp implements HealthCheck {
             key = null;
             pool.shutdownNow();
         }
-        synchronized (answers) {
-            return new Report(new TreeMap<>(answers), (System.nanoTime() - start) / 1_000_000, Optional.ofNullable(stopped.get()));
-        }
+        return new Report(new TreeMap<>(answers), (System.nanoTime() - start) / 1_000_000, Optional.ofNullable(stopped.get()));
     }
 
     /**
@@ -162,7 +162,7 @@ public class ApiWarmUp implements HealthCheck {
         }
         try {
             HttpResponse<String> answer = http.send(submit.build(), HttpResponse.BodyHandlers.ofString());
-            count(answers, answer.statusCode());
+            answers.merge(answer.statusCode(), 1, Integer::sum);
             if (answer.statusCode() >= 500) {
                 return "POST /v1/jobs answered " + answer.statusCode() + ": " + answer.body();
             }
@@ -178,12 +178,6 @@ public class ApiWarmUp implements HealthCheck {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return "interrupted";
-        }
-    }
-
-    private static void count(Map<Integer, Integer> answers, int status) {
-        synchronized (answers) {
-            answers.merge(status, 1, Integer::sum);
         }
     }
 

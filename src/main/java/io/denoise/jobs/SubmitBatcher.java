@@ -220,8 +220,6 @@ public class SubmitBatcher {
                     c.commit();
                 } else {
                     c.rollback();
-                    outbox = false;
-                    held = false;
                 }
             } catch (SQLException | RuntimeException e) {
                 try {
@@ -234,10 +232,10 @@ public class SubmitBatcher {
                 c.setAutoCommit(true);
             }
         }
-        if (outbox) {
+        if (durable && outbox) {
             outboxWritten.fire(new JobStore.OutboxWritten());
         }
-        if (held) {
+        if (durable && held) {
             dispatchDue.fire(new JobStore.DispatchDue());
         }
         for (Pending p : group) {

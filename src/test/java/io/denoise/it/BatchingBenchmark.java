@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 
@@ -40,10 +41,14 @@ public final class BatchingBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Each job's first progress event: from when the worker made it to when this client read it. */
     private static final List<Double> DELIVERY_MS = new CopyOnWriteArrayList<>();
-    /** The same, by job. */
-    private static final Map<String, Double> DELIVERY_BY_JOB = new java.util.concurrent.ConcurrentHashMap<>();
-    /** When each job's started and first progress events were made, by the worker's clock. */
-    private static final Map<String, Instant[]> MADE_AT = new java.util.concurrent.ConcurrentHashMap<>();
+    /** By job: when its started and first progress events were made (the worker's clock), and that one's delivery. */
+    private static final Map<String, FirstEvents> FIRST_EVENTS = new ConcurrentHashMap<>();
+
+    private static final class FirstEvents {
+        Instant startedMade;
+        Instant progressMade;
+        double progressDeliveryMs;
+    }
 
     private BatchingBenchmark() {
     }
@@ -163,13 +168,13 @@ public final class BatchingBenchmark {
      * event comes once the step is done), so each scheduler's bound is its first step in batched calls + 100 ms.
      */
     static void latecomers(Api api, KafkaConsumer<String, String> events, int batch, int rounds) throws Exception {
-        Map<String, Integer> firstStepCalls = new LinkedHashMap<>(Map.of("pndm", 2, "euler", 1));
+        List<String> schedulers = List.of("pndm", "euler");
+        Map<String, Integer> firstStepCalls = Map.of("pndm", 2, "euler", 1);
         Map<String, List<Double>> firstProgress = new LinkedHashMap<>();
         List<Double> claimed = new ArrayList<>();
         List<Double> callMs = new ArrayList<>();
         List<Double> lateDelivery = new ArrayList<>();
         List<Double> answered = new ArrayList<>();
-        List<String> schedulers = List.copyOf(new java.util.TreeSet<>(firstStepCalls.keySet()).descendingSet());
         for (int r = 0; r < rounds; r++) {
             String scheduler = schedulers.get(r % schedulers.size());
             Map<String, long[]> submitted = new LinkedHashMap<>();
@@ -190,12 +195,12 @@ public final class BatchingBenchmark {
             double progressMs = (submitted.get(late)[1] - t0) / 1e6;
             firstProgress.computeIfAbsent(scheduler, k -> new ArrayList<>()).add(progressMs);
             claimed.add((submitted.get(late)[2] - t0) / 1e6);
-            lateDelivery.add(DELIVERY_BY_JOB.get(late));
-            Instant[] made = MADE_AT.get(late);
+            FirstEvents first = FIRST_EVENTS.get(late);
+            lateDelivery.add(first.progressDeliveryMs);
             System.out.printf(Locale.ROOT, "  round %d (%s): 202 after %.1f ms; started event made at +%.1f ms, first progress"
                             + " made at +%.1f ms, read at +%.1f ms%n", r, scheduler, answeredMs,
-                    Duration.between(submittedAt, made[0]).toNanos() / 1e6, Duration.between(submittedAt, made[1]).toNanos() / 1e6,
-                    progressMs);
+                    Duration.between(submittedAt, first.startedMade).toNanos() / 1e6,
+                    Duration.between(submittedAt, first.progressMade).toNanos() / 1e6, progressMs);
             follow(events, submitted, seen, () -> seen.size() == submitted.size());
             seen.entrySet().stream().filter(e -> !e.getKey().equals(late))
                     .forEach(e -> callMs.add(e.getValue().loopMs() / 51));
@@ -304,16 +309,16 @@ public final class BatchingBenchmark {
                 long now = System.nanoTime();
                 JsonNode e = JSON.readTree(r.value());
                 String type = e.path("type").asText();
+                FirstEvents first = FIRST_EVENTS.computeIfAbsent(r.key(), k -> new FirstEvents());
                 if (type.equals("progress") && times[1] < 0) {
                     times[1] = now;
-                    double delivery = Duration.between(Instant.parse(e.path("at").asText()), Instant.now()).toNanos() / 1e6;
-                    DELIVERY_MS.add(delivery);
-                    DELIVERY_BY_JOB.put(r.key(), delivery);
-                    MADE_AT.computeIfAbsent(r.key(), k -> new Instant[2])[1] = Instant.parse(e.path("at").asText());
+                    first.progressMade = Instant.parse(e.path("at").asText());
+                    first.progressDeliveryMs = Duration.between(first.progressMade, Instant.now()).toNanos() / 1e6;
+                    DELIVERY_MS.add(first.progressDeliveryMs);
                 }
                 if (type.equals("started") && times[2] < 0) {
                     times[2] = now;
-                    MADE_AT.computeIfAbsent(r.key(), k -> new Instant[2])[0] = Instant.parse(e.path("at").asText());
+                    first.startedMade = Instant.parse(e.path("at").asText());
                 }
                 if (type.equals("failed") || type.equals("cancelled")) {
                     throw new AssertionError("job " + r.key() + " ended " + type + ": " + e);

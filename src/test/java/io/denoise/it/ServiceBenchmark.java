@@ -39,9 +39,9 @@ import java.util.TreeMap;
  * </ol>
  * Run: {@code ./mvnw -q -Pbench-service} (see README). Arguments: {@code --model NAME} (default shapes),
  * {@code --latency-jobs N} (50), {@code --latency-warmup N} (20: jobs run before the measured ones, and as many
- * warm-up generations for {@code generate --bench}, so both are compared warm), {@code --post-seconds N} (20), {@code --post-rates R[,R...]} (500, requests/s
- * offered), {@code --post-warmup-seconds N} (20: a new API process measured from its first request after ready,
- * at half the first rate), {@code --chaos-jobs N} (100),
+ * warm-up generations for {@code generate --bench}, so both are compared warm), {@code --post-seconds N} (20),
+ * {@code --post-rates R[,R...]} (500, requests/s offered), {@code --post-warmup-seconds N} (20: a new API process
+ * measured from its first request after ready, at half the first rate), {@code --chaos-jobs N} (100),
  * {@code --sweeps N} (3: 4 × 4 sweeps, each timed from its last cell's end to its grid), {@code --intra-op-threads N}
  * (0: one per core; the worker's and {@code generate --bench}'s alike), {@code --max-batch-jobs N} (8),
  * {@code --post-tenants N} (1: the POST run's submits go round-robin over the keys of N tenants),
@@ -159,10 +159,11 @@ public final class ServiceBenchmark {
                                 overhead.add(at - e.path("elapsedMs").asDouble());
                                 JsonNode timing = e.path("timing");
                                 double loopMs = timing.path("loopMs").asDouble();
+                                double inferenceMs = timing.path("loopInferenceMs").asDouble();
                                 loop.add(loopMs);
                                 loopsTogether[0] += loopMs;
-                                loopsTogether[1] += timing.path("loopInferenceMs").asDouble();
-                                loopOutside.add(100 * (loopMs - timing.path("loopInferenceMs").asDouble()) / loopMs);
+                                loopsTogether[1] += inferenceMs;
+                                loopOutside.add(100 * (loopMs - inferenceMs) / loopMs);
                                 attempt.add(timing.path("attemptMs").asDouble());
                             }
                             progressMs = Double.NaN;
