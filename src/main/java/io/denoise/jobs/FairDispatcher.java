@@ -6,25 +6,33 @@ import io.denoise.messaging.JobRecord;
 import io.denoise.messaging.Topics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.event.TransactionPhase;
 import jakarta.inject.Inject;
-import jakarta.persistence.EntityManager;
 import org.jboss.logging.Logger;
 
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.RejectedExecutionException;
@@ -40,10 +48,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * jobs released or running (ties: the oldest waiting job), one job at a time. A released job gets its outbox record
  * in the same transaction, and the relay sends it on.
  *
- * <p>Rounds run soon after this replica stored held jobs or a worker in this process claimed one
+ * <p>A submit that stores held jobs runs their models' rounds in its own transaction ({@link #releaseWithin}), so a
+ * job whose model has room is released by its own commit. Other rounds run soon after this replica stored jobs that
+ * stayed held (no room, or another round held the lock) or a worker in this process claimed one
  * ({@link JobStore.DispatchDue}): at most one such round waits at a time, and it starts no sooner than
- * {@link #WAKE_GAP_NANOS} after the previous round ended, so a burst of submits costs a few rounds, not one per
- * submit, and a job submitted to an idle service leaves without waiting for a tick. Ticks run besides, every
+ * {@link #WAKE_GAP_NANOS} after the previous round ended, so a burst of claims costs a few rounds, not one per
+ * claim. Ticks run besides, every
  * {@link SchedulingConfig#interval()} while the last round saw held jobs (room opens as workers elsewhere claim
  * jobs, and nothing tells this replica) or failed, and every {@link SchedulingConfig#idleInterval()} while it saw
  * none: held jobs of any replica wake that replica's own dispatcher, so an idle tick only catches the jobs of one
@@ -73,7 +83,7 @@ public class FairDispatcher {
     Topics topics;
 
     @Inject
-    EntityManager em;
+    DataSource dataSource;
 
     @Inject
     Event<JobStore.OutboxWritten> outboxWritten;
@@ -88,18 +98,24 @@ public class FairDispatcher {
     private volatile long lastRoundEnded = System.nanoTime();
     private Counter scheduledRounds;
     private Counter wokenRounds;
+    private Counter submitRounds;
     /** The next tick, and when it is due ({@link System#nanoTime()}); the rounds' thread only. */
     private ScheduledFuture<?> nextTick;
     private long nextTickAt;
     private volatile long lastWarning = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
 
     /** Runs with fairness off too, so that jobs held before it was turned off are released (all at once). */
+    @PostConstruct
+    void registerMeters() {
+        scheduledRounds = rounds("schedule");
+        wokenRounds = rounds("wake");
+        submitRounds = rounds("submit");
+    }
+
     void start(@Observes StartupEvent event) {
         if (!roles.api()) {
             return;
         }
-        scheduledRounds = rounds("schedule");
-        wokenRounds = rounds("wake");
         ScheduledExecutorService executor = Threads.scheduled("fair-dispatcher");
         rounds = executor;
         executor.execute(this::tick);
@@ -178,12 +194,13 @@ public class FairDispatcher {
         try {
             for (String model : models.all().keySet()) {
                 try {
-                    Outcome outcome = QuarkusTransaction.requiringNew().call(() -> release(model));
+                    Outcome outcome = releaseAlone(model);
                     busy |= outcome.busy();
-                    if (outcome.released() > 0) {
-                        LOG.debugf("released %d held jobs of %s", outcome.released(), model);
+                    if (!outcome.released().isEmpty()) {
+                        LOG.debugf("released %d held jobs of %s", outcome.released().size(), model);
+                        outboxWritten.fire(new JobStore.OutboxWritten());
                     }
-                } catch (RuntimeException e) {
+                } catch (SQLException | RuntimeException e) {
                     busy = true;
                     warn("no release round for " + model + ": " + e.getMessage());
                 }
@@ -197,11 +214,32 @@ public class FairDispatcher {
         return busy;
     }
 
+    /** One round for {@code model} in a transaction of its own. */
+    private Outcome releaseAlone(String model) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                Outcome outcome = release(c, model);
+                c.commit();
+                return outcome;
+            } catch (SQLException | RuntimeException e) {
+                try {
+                    c.rollback();
+                } catch (SQLException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
+        }
+    }
+
     /**
      * What one model's round did: how many jobs it released, and whether it is busy (it saw held jobs, or another
      * replica held the model's lock, which is to say it may have).
      */
-    record Outcome(int released, boolean busy) {
+    record Outcome(List<UUID> released, boolean busy) {
     }
 
     /** A warning at most once a minute: a database that is down makes every round fail. */
@@ -215,67 +253,112 @@ public class FairDispatcher {
         }
     }
 
-    /** One round for {@code model}, in the caller's transaction. */
-    Outcome release(String model) {
-        Object[] counts = (Object[]) em.createNativeQuery("""
-                        select pg_try_advisory_xact_lock(hashtextextended('denoise-dispatch:' || :model, 0)),
-                               (select count(*) from job where model = :model and status = 'QUEUED' and not held),
-                               (select count(*) from job where model = :model and status = 'RUNNING'),
-                               exists (select 1 from job where model = :model and status = 'QUEUED' and held)""")
-                .setParameter("model", model).getSingleResult();
-        if (!(Boolean) counts[0] || !(Boolean) counts[3]) {
-            return new Outcome(0, !(Boolean) counts[0]);
+    /**
+     * Rounds for {@code models} inside a submit's own transaction on {@code c}, right after it stored held jobs of
+     * theirs: a job submitted while its model has room leaves with its own commit, without waiting for a round after
+     * it. Each model's round runs under a savepoint: one that fails is undone and leaves its jobs held for the next
+     * round, never failing the submit. The ids released (the submit's own jobs among them, maybe others' held
+     * before); a model whose lock another round holds releases none.
+     */
+    Set<UUID> releaseWithin(Connection c, Collection<String> models) throws SQLException {
+        Set<UUID> released = new HashSet<>();
+        for (String model : models) {
+            Savepoint savepoint = c.setSavepoint();
+            try {
+                released.addAll(release(c, model).released());
+                c.releaseSavepoint(savepoint);
+                submitRounds.increment();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback(savepoint);
+                warn("no release round for " + model + " in a submit: " + e.getMessage());
+            }
         }
-        long ahead = ((Number) counts[1]).longValue();
-        long running = ((Number) counts[2]).longValue();
+        return released;
+    }
+
+    /** One round for {@code model}, in the transaction open on {@code c}. */
+    Outcome release(Connection c, String model) throws SQLException {
+        boolean locked;
+        boolean anyHeld;
+        long ahead;
+        long running;
+        try (PreparedStatement s = c.prepareStatement("""
+                with m(model) as (values (?::text))
+                select pg_try_advisory_xact_lock(hashtextextended('denoise-dispatch:' || m.model, 0)),
+                       (select count(*) from job where model = m.model and status = 'QUEUED' and not held),
+                       (select count(*) from job where model = m.model and status = 'RUNNING'),
+                       exists (select 1 from job where model = m.model and status = 'QUEUED' and held)
+                  from m""")) {
+            s.setString(1, model);
+            try (ResultSet r = s.executeQuery()) {
+                r.next();
+                locked = r.getBoolean(1);
+                ahead = r.getLong(2);
+                running = r.getLong(3);
+                anyHeld = r.getBoolean(4);
+            }
+        }
+        if (!locked || !anyHeld) {
+            return new Outcome(List.of(), !locked);
+        }
         int room = !config.fair() ? config.maxRelease() : (int) Math.min(config.maxRelease(),
                 Math.max(Math.max(1, config.minAhead()), Math.ceil(config.aheadPerRunning() * running)) - ahead);
         if (room <= 0) {
-            return new Outcome(0, true);
+            return new Outcome(List.of(), true);
         }
-        @SuppressWarnings("unchecked")
-        List<Object[]> rows = em.createNativeQuery("""
-                        select id, tenant, priority, created_at from (
-                            select id, tenant, priority, created_at,
-                                   row_number() over (partition by tenant, priority order by created_at, id) as n
-                              from job where model = :model and status = 'QUEUED' and held) c
-                         where n <= :room""")
-                .setParameter("model", model).setParameter("room", room).getResultList();
-        List<Held> held = rows.stream().map(r -> new Held((UUID) r[0], (String) r[1], ((Number) r[2]).intValue(),
-                SqlValues.instant(r[3]))).toList();
-        @SuppressWarnings("unchecked")
-        List<Object[]> active = em.createNativeQuery("""
-                        select tenant, count(*) from job
-                         where model = :model and (status = 'RUNNING' or (status = 'QUEUED' and not held))
-                         group by tenant""")
-                .setParameter("model", model).getResultList();
+        List<Held> held = new ArrayList<>();
+        try (PreparedStatement s = c.prepareStatement("""
+                select id, tenant, priority, created_at from (
+                    select id, tenant, priority, created_at,
+                           row_number() over (partition by tenant, priority order by created_at, id) as n
+                      from job where model = ? and status = 'QUEUED' and held) c
+                 where n <= ?""")) {
+            s.setString(1, model);
+            s.setInt(2, room);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    held.add(new Held(r.getObject(1, UUID.class), r.getString(2), r.getInt(3),
+                            r.getTimestamp(4).toInstant()));
+                }
+            }
+        }
         Map<String, Long> activeByTenant = new HashMap<>();
-        active.forEach(r -> activeByTenant.put((String) r[0], ((Number) r[1]).longValue()));
+        try (PreparedStatement s = c.prepareStatement("""
+                select tenant, count(*) from job
+                 where model = ? and (status = 'RUNNING' or (status = 'QUEUED' and not held))
+                 group by tenant""")) {
+            s.setString(1, model);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    activeByTenant.put(r.getString(1), r.getLong(2));
+                }
+            }
+        }
         List<UUID> chosen = order(held, activeByTenant, room);
         if (chosen.isEmpty()) {
-            return new Outcome(0, true);
+            return new Outcome(List.of(), true);
         }
-        String ids = String.join(",", chosen.stream().map(UUID::toString).toList());
-        @SuppressWarnings("unchecked")
-        List<UUID> released = em.createNativeQuery("""
-                        update job set held = false
-                         where id in (select unnest(string_to_array(:ids, ','))::uuid) and held and status = 'QUEUED'
-                        returning id""")
-                .setParameter("ids", ids).getResultList();
+        // a job another transaction has locked (being cancelled) is skipped, not waited for: it keeps no record
+        Set<UUID> updated = new HashSet<>();
+        try (PreparedStatement s = c.prepareStatement("""
+                update job set held = false
+                 where id in (select id from job where id = any (?::uuid[]) and held and status = 'QUEUED'
+                                 for update skip locked)
+                returning id""")) {
+            s.setArray(1, c.createArrayOf("text", chosen.stream().map(UUID::toString).toArray()));
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    updated.add(r.getObject(1, UUID.class));
+                }
+            }
+        }
+        // their records in the order of release
+        List<UUID> released = chosen.stream().filter(updated::contains).toList();
         String topic = topics.jobs(model);
         Instant now = Instant.now();
-        // only the jobs this update released: one cancelled since the read keeps no record
-        for (UUID id : released) {
-            OutboxMessage message = new OutboxMessage();
-            message.topic = topic;
-            message.recordKey = id.toString();
-            message.payload = new JobRecord(id, model).toJson();
-            message.createdAt = now;
-            message.persist();
-        }
-        em.flush();
-        outboxWritten.fire(new JobStore.OutboxWritten());
-        return new Outcome(released.size(), true);
+        OutboxMessage.insert(c, released.stream().map(id -> OutboxMessage.of(topic, id, new JobRecord(id, model).toJson(), now))
+                .toList());
+        return new Outcome(released, true);
     }
 
     /**

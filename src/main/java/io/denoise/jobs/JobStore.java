@@ -118,12 +118,7 @@ public class JobStore implements JobAttempts {
         Job job = newJob(tenant, id, model, params, handling, idempotencyKey, requestHash, sweepId, sweepCell);
         job.persist();
         if (!job.held) {
-            OutboxMessage message = new OutboxMessage();
-            message.topic = topic;
-            message.recordKey = id.toString();
-            message.payload = recordPayload;
-            message.createdAt = job.createdAt;
-            message.persist();
+            OutboxMessage.of(topic, id, recordPayload, job.createdAt).persist();
         }
         em.flush();
         if (job.held) {
@@ -292,12 +287,7 @@ public class JobStore implements JobAttempts {
             if (action instanceof Recovery.Redrive redrive) {
                 em.createNativeQuery("update job set redrives = redrives + 1, dispatched_at = now() where id = :id")
                         .setParameter("id", job.id).executeUpdate();
-                OutboxMessage message = new OutboxMessage();
-                message.topic = redrive.topic();
-                message.recordKey = job.id.toString();
-                message.payload = redrive.payload();
-                message.createdAt = Instant.now();
-                message.persist();
+                OutboxMessage.of(redrive.topic(), job.id, redrive.payload(), Instant.now()).persist();
                 acted.add(new Recovered(job.id, job.attempt, action));
             } else if (action instanceof Recovery.Fail fail
                     && finish(job.id, null, JobStatus.FAILED, fail.code(), fail.message(), true) == 1) {

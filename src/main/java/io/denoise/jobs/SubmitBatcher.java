@@ -37,9 +37,11 @@ import java.util.concurrent.Executors;
  * tenant's quota rows are locked once per group instead of once per job. One transaction: lock the group's tenants'
  * quota rows ({@link Quotas#lock}), decide each job in submit order ({@link Quotas#decide}), insert the admitted jobs
  * in one statement (a job whose {@code Idempotency-Key} is already taken is skipped, and its caller looks the winner
- * up), their outbox records where fair scheduling is off, and charge the tenants for what was inserted. Plain JDBC:
- * nothing here needs the ORM, and every ORM step per job was CPU the API spent once per request. Once it commits, the
- * relay is woken for the outbox records and the {@link FairDispatcher} for held jobs.
+ * up), their outbox records where fair scheduling is off, else a release round of the {@link FairDispatcher} for
+ * their models ({@link FairDispatcher#releaseWithin}: a job whose model has room leaves held no longer than its own
+ * commit), and charge the tenants for what was inserted. Plain JDBC: nothing here needs the ORM, and every ORM step
+ * per job was CPU the API spent once per request. Once it commits, the relay is woken for the outbox records and the
+ * dispatcher for the jobs still held.
  *
  * <p>{@code denoise.jobs.submit-committers} transactions run at once, each with at most
  * {@code denoise.jobs.submit-batch} jobs; submits waiting beyond {@code denoise.jobs.submit-queue} are refused with
@@ -86,6 +88,9 @@ public class SubmitBatcher {
 
     @Inject
     Event<JobStore.DispatchDue> dispatchDue;
+
+    @Inject
+    FairDispatcher dispatcher;
 
     private BlockingQueue<Pending> queue;
     private ExecutorService committers;
@@ -205,12 +210,20 @@ public class SubmitBatcher {
                 });
                 if (!admitted.isEmpty()) {
                     inserted.addAll(insert(c, admitted));
-                    List<Pending> released = admitted.stream().filter(p -> inserted.contains(p.job().id) && !p.job().held).toList();
+                    List<Pending> stored = admitted.stream().filter(p -> inserted.contains(p.job().id)).toList();
+                    List<Pending> released = stored.stream().filter(p -> !p.job().held).toList();
                     if (!released.isEmpty()) {
                         writeOutbox(c, released);
                         outbox = true;
                     }
-                    held = released.size() < inserted.size();
+                    List<Pending> heldNow = stored.stream().filter(p -> p.job().held).toList();
+                    if (!heldNow.isEmpty()) {
+                        Set<UUID> releasedNow = dispatcher.releaseWithin(c,
+                                new TreeSet<>(heldNow.stream().map(p -> p.job().model).toList()));
+                        outbox |= !releasedNow.isEmpty();
+                        heldNow.forEach(p -> p.job().held = !releasedNow.contains(p.job().id));
+                        held = heldNow.stream().anyMatch(p -> p.job().held);
+                    }
                     Map<String, Integer> charged = new HashMap<>();
                     admitted.stream().filter(p -> inserted.contains(p.job().id))
                             .forEach(p -> charged.merge(p.job().tenant, 1, Integer::sum));
@@ -288,15 +301,7 @@ public class SubmitBatcher {
 
     /** The outbox records of jobs released at once (fair scheduling off), in the same transaction. */
     private static void writeOutbox(Connection c, List<Pending> jobs) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("""
-                insert into outbox (topic, record_key, payload, created_at)
-                select topic, record_key, payload, created_at
-                  from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[]) as r(topic, record_key, payload, created_at)""")) {
-            s.setArray(1, c.createArrayOf("text", jobs.stream().map(Pending::topic).toArray()));
-            s.setArray(2, c.createArrayOf("text", jobs.stream().map(p -> p.job().id.toString()).toArray()));
-            s.setArray(3, c.createArrayOf("text", jobs.stream().map(Pending::recordPayload).toArray()));
-            s.setArray(4, c.createArrayOf("text", jobs.stream().map(p -> p.job().createdAt.toString()).toArray()));
-            s.executeUpdate();
-        }
+        OutboxMessage.insert(c, jobs.stream()
+                .map(p -> OutboxMessage.of(p.topic(), p.job().id, p.recordPayload(), p.job().createdAt)).toList());
     }
 }

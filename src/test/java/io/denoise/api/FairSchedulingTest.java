@@ -22,8 +22,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
@@ -45,6 +43,9 @@ class FairSchedulingTest {
 
     @ConfigProperty(name = "quarkus.datasource.jdbc.url")
     String jdbcUrl;
+
+    @ConfigProperty(name = "denoise.api.default-model")
+    String defaultModel;
 
     @Inject
     ApiKeys keys;
@@ -163,40 +164,61 @@ class FairSchedulingTest {
     }
 
     @Test
-    void aHeldJobIsReleasedOnARoundItsSubmitAskedFor() throws Exception {
+    void aJobSubmittedWhileItsModelHasRoomIsReleasedByItsOwnCommit() throws Exception {
+        Counter inSubmit = metrics.find("denoise_dispatch_rounds").tag("trigger", "submit").counter();
         Counter woken = metrics.find("denoise_dispatch_rounds").tag("trigger", "wake").counter();
-        assertTrue(woken != null, "the dispatcher counts the rounds it was woken for");
+        assertTrue(inSubmit != null && woken != null, "the dispatcher counts its rounds by what started them");
         awaitNothingHeldOrRunning();
-        String tenant = "fair-g-" + System.nanoTime();
-        String key = TestKeys.key(tenant);
-        // watched from before the submit, as the job may be released and claimed before the 202 is read: the first
-        // moment it is seen released, before a worker claimed it (a claim also wakes the dispatcher), the round that
-        // released it was the submit's, not a tick, if the count moved by then
-        try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
-             PreparedStatement q = db.prepareStatement(
-                     "select id::text, held, started_at is not null from job where tenant = ?")) {
-            q.setString(1, tenant);
-            double before = woken.count();
-            CompletableFuture<String> submitted = CompletableFuture.supplyAsync(
-                    () -> submit(key, "{\"prompt\":\"x\",\"numInferenceSteps\":2}"));
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (System.nanoTime() < deadline) {
-                double count = woken.count();
-                try (ResultSet r = q.executeQuery()) {
-                    if (r.next() && !r.getBoolean(2)) {
-                        assertTrue(!r.getBoolean(3), "seen released before its claim");
-                        assertTrue(count > before, "released by a round its submit asked for: " + count + " after " + before);
-                        String id = submitted.get(10, TimeUnit.SECONDS);
-                        assertEquals(id, r.getString(1));
-                        awaitEnded(key, id);
-                        // nothing else was held or running: only the job's claim can have asked for a round since
-                        assertTrue(woken.count() > count, "its claim woke the dispatcher too: " + woken.count());
-                        return;
-                    }
-                }
-                Thread.sleep(1);
+        String key = TestKeys.key("fair-g");
+        double before = inSubmit.count();
+        double wokenBefore = woken.count();
+        String id = submit(key, "{\"prompt\":\"x\",\"numInferenceSteps\":2}");
+        // the round ran in the submit's transaction, before its 202: no round after it can account for this
+        assertTrue(inSubmit.count() > before, "released by a round in its submit: " + inSubmit.count() + " after " + before);
+        assertEquals(false, held(id), "released when its 202 came");
+        awaitEnded(key, id);
+        // nothing else was held or running, and nothing stayed held: only the job's claim can have asked for a round
+        assertTrue(woken.count() > wokenBefore, "its claim woke the dispatcher: " + woken.count());
+    }
+
+    @Test
+    void aJobLeftHeldByItsSubmitWakesTheDispatcherAndLeavesOnceTheModelIsFree() throws Exception {
+        Counter woken = metrics.find("denoise_dispatch_rounds").tag("trigger", "wake").counter();
+        awaitNothingHeldOrRunning();
+        String key = TestKeys.key("fair-h");
+        String id;
+        // the model's dispatch lock, held as another replica's round would hold it: no round here can release
+        try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise")) {
+            db.setAutoCommit(false);
+            try (PreparedStatement lock = db.prepareStatement(
+                    "select pg_advisory_xact_lock(hashtextextended('denoise-dispatch:' || ?, 0))")) {
+                lock.setString(1, defaultModel);
+                lock.execute();
             }
-            throw new AssertionError("the job of " + tenant + " was not released within 10 s");
+            double before = woken.count();
+            id = submit(key, "{\"prompt\":\"x\",\"numInferenceSteps\":2}");
+            assertEquals(true, held(id), "held while another round holds its model's lock");
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (woken.count() <= before && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertTrue(woken.count() > before, "the submit asked for a round: " + woken.count() + " after " + before);
+            assertEquals(true, held(id), "that round found the lock taken, too");
+            db.commit();
+        }
+        // the woken round found the lock taken, so ticks keep coming at the short interval: the next one releases it
+        awaitEnded(key, id);
+    }
+
+    /** Whether the job is held now. */
+    private boolean held(String id) throws Exception {
+        try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
+             PreparedStatement q = db.prepareStatement("select held from job where id::text = ?")) {
+            q.setString(1, id);
+            try (ResultSet r = q.executeQuery()) {
+                assertTrue(r.next(), "job " + id + " is stored");
+                return r.getBoolean(1);
+            }
         }
     }
 
