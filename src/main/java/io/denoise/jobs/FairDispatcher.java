@@ -216,27 +216,11 @@ public class FairDispatcher {
 
     /** One round for {@code model} in a transaction of its own. */
     private Outcome releaseAlone(String model) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                Outcome outcome = release(c, model);
-                c.commit();
-                return outcome;
-            } catch (SQLException | RuntimeException e) {
-                try {
-                    c.rollback();
-                } catch (SQLException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-                throw e;
-            } finally {
-                c.setAutoCommit(true);
-            }
-        }
+        return Transactions.run(dataSource, true, c -> release(c, model));
     }
 
     /**
-     * What one model's round did: how many jobs it released, and whether it is busy (it saw held jobs, or another
+     * What one model's round did: the jobs it released, in order, and whether it is busy (it saw held jobs, or another
      * replica held the model's lock, which is to say it may have).
      */
     record Outcome(List<UUID> released, boolean busy) {

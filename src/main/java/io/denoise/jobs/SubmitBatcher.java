@@ -74,6 +74,10 @@ public class SubmitBatcher {
     private record Pending(Job job, String topic, String recordPayload, CompletableFuture<Job> result) {
     }
 
+    /** What a group's transaction wrote: outbox records (the relay is due), jobs left held (the dispatcher is). */
+    private record Stored(boolean outbox, boolean held) {
+    }
+
     @Inject
     DataSource dataSource;
 
@@ -192,63 +196,38 @@ public class SubmitBatcher {
         Map<Pending, Quotas.QuotaExceededException> refused = new IdentityHashMap<>();
         List<Pending> admitted = new ArrayList<>();
         Set<UUID> inserted = new HashSet<>();
-        boolean outbox = false;
-        boolean held = false;
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                Map<String, Quotas.Standing> standings = quotas.lock(c, new TreeSet<>(byTenant.keySet()));
-                byTenant.forEach((tenant, jobs) -> {
-                    List<Quotas.QuotaExceededException> decided = quotas.decide(tenant, standings.get(tenant), jobs.size());
-                    for (int i = 0; i < jobs.size(); i++) {
-                        if (decided.get(i) == null) {
-                            admitted.add(jobs.get(i));
-                        } else {
-                            refused.put(jobs.get(i), decided.get(i));
-                        }
+        Stored stored = Transactions.run(dataSource, durable, c -> {
+            Map<String, Quotas.Standing> standings = quotas.lock(c, new TreeSet<>(byTenant.keySet()));
+            byTenant.forEach((tenant, jobs) -> {
+                List<Quotas.QuotaExceededException> decided = quotas.decide(tenant, standings.get(tenant), jobs.size());
+                for (int i = 0; i < jobs.size(); i++) {
+                    if (decided.get(i) == null) {
+                        admitted.add(jobs.get(i));
+                    } else {
+                        refused.put(jobs.get(i), decided.get(i));
                     }
-                });
-                if (!admitted.isEmpty()) {
-                    inserted.addAll(insert(c, admitted));
-                    List<Pending> stored = admitted.stream().filter(p -> inserted.contains(p.job().id)).toList();
-                    List<Pending> released = stored.stream().filter(p -> !p.job().held).toList();
-                    if (!released.isEmpty()) {
-                        writeOutbox(c, released);
-                        outbox = true;
-                    }
-                    List<Pending> heldNow = stored.stream().filter(p -> p.job().held).toList();
-                    if (!heldNow.isEmpty()) {
-                        Set<UUID> releasedNow = dispatcher.releaseWithin(c,
-                                new TreeSet<>(heldNow.stream().map(p -> p.job().model).toList()));
-                        outbox |= !releasedNow.isEmpty();
-                        heldNow.forEach(p -> p.job().held = !releasedNow.contains(p.job().id));
-                        held = heldNow.stream().anyMatch(p -> p.job().held);
-                    }
-                    Map<String, Integer> charged = new HashMap<>();
-                    admitted.stream().filter(p -> inserted.contains(p.job().id))
-                            .forEach(p -> charged.merge(p.job().tenant, 1, Integer::sum));
-                    quotas.charge(c, charged);
                 }
-                if (durable) {
-                    c.commit();
-                } else {
-                    c.rollback();
-                }
-            } catch (SQLException | RuntimeException e) {
-                try {
-                    c.rollback();
-                } catch (SQLException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-                throw e;
-            } finally {
-                c.setAutoCommit(true);
+            });
+            if (admitted.isEmpty()) {
+                return new Stored(false, false);
             }
-        }
-        if (durable && outbox) {
+            inserted.addAll(insert(c, admitted));
+            List<Pending> kept = admitted.stream().filter(p -> inserted.contains(p.job().id)).toList();
+            List<Pending> released = kept.stream().filter(p -> !p.job().held).toList();
+            writeOutbox(c, released);
+            List<Pending> held = kept.stream().filter(p -> p.job().held).toList();
+            Set<UUID> releasedNow = held.isEmpty() ? Set.of()
+                    : dispatcher.releaseWithin(c, new TreeSet<>(held.stream().map(p -> p.job().model).toList()));
+            held.forEach(p -> p.job().held = !releasedNow.contains(p.job().id));
+            Map<String, Integer> charged = new HashMap<>();
+            kept.forEach(p -> charged.merge(p.job().tenant, 1, Integer::sum));
+            quotas.charge(c, charged);
+            return new Stored(!released.isEmpty() || !releasedNow.isEmpty(), held.stream().anyMatch(p -> p.job().held));
+        });
+        if (durable && stored.outbox()) {
             outboxWritten.fire(new JobStore.OutboxWritten());
         }
-        if (durable && held) {
+        if (durable && stored.held()) {
             dispatchDue.fire(new JobStore.DispatchDue());
         }
         for (Pending p : group) {

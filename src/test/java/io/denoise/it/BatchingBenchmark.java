@@ -34,7 +34,9 @@ import java.util.function.BooleanSupplier;
  *       batched step time, and its PNG bytes against alone's.</li>
  * </ol>
  * Run: {@code ./mvnw -Pbench-batching} (see README); arguments {@code --jobs N} (16), {@code --max-batch-jobs N}
- * (8), {@code --rounds N} (3), {@code --model NAME} (shapes), {@code --sections} (throughput,latecomers,mixed), {@code --intra-op-threads N} (0: one per core).
+ * (8), {@code --rounds N} (3), {@code --model NAME} (shapes), {@code --sections} (throughput,latecomers,mixed),
+ * {@code --intra-op-threads N} (0: one per core), {@code --latecomer-warmup N} (2: latecomer rounds run first and not
+ * counted, one per scheduler, as the throughput section warms its own way).
  */
 public final class BatchingBenchmark {
 
@@ -67,7 +69,7 @@ public final class BatchingBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opts = new HashMap<>(Map.of("jobs", "16", "max-batch-jobs", "8", "rounds", "3",
-                "model", "shapes", "sections", "throughput,latecomers,mixed", "intra-op-threads", "0"));
+                "model", "shapes", "sections", "throughput,latecomers,mixed", "intra-op-threads", "0", "latecomer-warmup", "2"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
@@ -113,7 +115,7 @@ public final class BatchingBenchmark {
                     if (!sections.contains("throughput")) {
                         runAll(api, events, bodies(jobs, 1));
                     }
-                    latecomers(api, events, Integer.parseInt(batch), rounds);
+                    latecomers(api, events, Integer.parseInt(batch), rounds, Integer.parseInt(opts.get("latecomer-warmup")));
                 }
                 if (sections.contains("mixed")) {
                     mixed(api, events, mixed, mixedAlone, imagesAlone);
@@ -162,12 +164,12 @@ public final class BatchingBenchmark {
 
     /**
      * Fills the batch but one with 50-step jobs, waits until each has progressed, submits one 20-step job and times
-     * it to its first progress event; rounds alternate the latecomer's scheduler between PNDM and Euler. The batched
+     * it to its first progress event, after {@code warmUp} rounds not counted; rounds alternate the latecomer's scheduler between PNDM and Euler. The batched
      * UNet call's time is the long jobs' loop time over their 51 calls. A job's first step is one call with Euler
      * and two with PNDM (its PLMS warm-up evaluates the first timestep twice, as diffusers' does, and the progress
      * event comes once the step is done), so each scheduler's bound is its first step in batched calls + 100 ms.
      */
-    static void latecomers(Api api, KafkaConsumer<String, String> events, int batch, int rounds) throws Exception {
+    static void latecomers(Api api, KafkaConsumer<String, String> events, int batch, int rounds, int warmUp) throws Exception {
         List<String> schedulers = List.of("pndm", "euler");
         Map<String, Integer> firstStepCalls = Map.of("pndm", 2, "euler", 1);
         Map<String, List<Double>> firstProgress = new LinkedHashMap<>();
@@ -175,8 +177,8 @@ public final class BatchingBenchmark {
         List<Double> callMs = new ArrayList<>();
         List<Double> lateDelivery = new ArrayList<>();
         List<Double> answered = new ArrayList<>();
-        for (int r = 0; r < rounds; r++) {
-            String scheduler = schedulers.get(r % schedulers.size());
+        for (int r = -warmUp; r < rounds; r++) {
+            String scheduler = schedulers.get(Math.floorMod(r, schedulers.size()));
             Map<String, long[]> submitted = new LinkedHashMap<>();
             Map<String, Seen> seen = new HashMap<>();
             for (int i = 0; i < batch - 1; i++) {
@@ -189,19 +191,22 @@ public final class BatchingBenchmark {
             String late = api.submit("{\"prompt\":\"a red circle on a white background\",\"numInferenceSteps\":20,"
                     + "\"scheduler\":\"" + scheduler + "\",\"seed\":" + (6000 + r) + "}");
             double answeredMs = (System.nanoTime() - t0) / 1e6;
-            answered.add(answeredMs);
             submitted.put(late, new long[] {t0, -1, -1});
             follow(events, submitted, seen, () -> submitted.get(late)[1] > 0);
             double progressMs = (submitted.get(late)[1] - t0) / 1e6;
-            firstProgress.computeIfAbsent(scheduler, k -> new ArrayList<>()).add(progressMs);
-            claimed.add((submitted.get(late)[2] - t0) / 1e6);
             FirstEvents first = FIRST_EVENTS.get(late);
-            lateDelivery.add(first.progressDeliveryMs);
-            System.out.printf(Locale.ROOT, "  round %d (%s): 202 after %.1f ms; started event made at +%.1f ms, first progress"
-                            + " made at +%.1f ms, read at +%.1f ms%n", r, scheduler, answeredMs,
-                    Duration.between(submittedAt, first.startedMade).toNanos() / 1e6,
+            System.out.printf(Locale.ROOT, "  %s (%s): 202 after %.1f ms; started event made at +%.1f ms, first progress"
+                            + " made at +%.1f ms, read at +%.1f ms%n", r < 0 ? "warm-up round" : "round " + r, scheduler,
+                    answeredMs, Duration.between(submittedAt, first.startedMade).toNanos() / 1e6,
                     Duration.between(submittedAt, first.progressMade).toNanos() / 1e6, progressMs);
             follow(events, submitted, seen, () -> seen.size() == submitted.size());
+            if (r < 0) {
+                continue;
+            }
+            answered.add(answeredMs);
+            firstProgress.computeIfAbsent(scheduler, k -> new ArrayList<>()).add(progressMs);
+            claimed.add((submitted.get(late)[2] - t0) / 1e6);
+            lateDelivery.add(first.progressDeliveryMs);
             seen.entrySet().stream().filter(e -> !e.getKey().equals(late))
                     .forEach(e -> callMs.add(e.getValue().loopMs() / 51));
         }
