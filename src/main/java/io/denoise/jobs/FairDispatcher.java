@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -48,8 +49,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * jobs released or running (ties: the oldest waiting job), one job at a time. A released job gets its outbox record
  * in the same transaction, and the relay sends it on.
  *
- * <p>A submit that stores held jobs runs their models' rounds in its own transaction ({@link #releaseWithin}), so a
- * job whose model has room is released by its own commit. Other rounds run soon after this replica stored jobs that
+ * <p>A submit that stores held jobs of a model whose last round left room ({@link #hasRoom}) runs that model's round
+ * in its own transaction ({@link #releaseWithin}), so the job is released by its own commit. Other rounds run soon after this replica stored jobs that
  * stayed held (no room, or another round held the lock) or a worker in this process claimed one
  * ({@link JobStore.DispatchDue}): at most one such round waits at a time, and it starts no sooner than
  * {@link #WAKE_GAP_NANOS} after the previous round ended, so a burst of claims costs a few rounds, not one per
@@ -103,6 +104,8 @@ public class FairDispatcher {
     private ScheduledFuture<?> nextTick;
     private long nextTickAt;
     private volatile long lastWarning = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
+    /** The models whose last round here left room and nothing held ({@link #hasRoom}). */
+    private final Set<String> withRoom = ConcurrentHashMap.newKeySet();
 
     /** Runs with fairness off too, so that jobs held before it was turned off are released (all at once). */
     @PostConstruct
@@ -238,6 +241,23 @@ public class FairDispatcher {
     }
 
     /**
+     * Whether the last round of {@code model} (on this replica, of any trigger) left room with nothing held: a job of
+     * it submitted now would be released at once, so its submit runs the round itself ({@link #releaseWithin}).
+     * While held jobs wait for room, submits leave the rounds to the dispatcher and pay no query for them.
+     */
+    boolean hasRoom(String model) {
+        return withRoom.contains(model);
+    }
+
+    private void setRoom(String model, boolean room) {
+        if (room) {
+            withRoom.add(model);
+        } else {
+            withRoom.remove(model);
+        }
+    }
+
+    /**
      * Rounds for {@code models} inside a submit's own transaction on {@code c}, right after it stored held jobs of
      * theirs: a job submitted while its model has room leaves with its own commit, without waiting for a round after
      * it. Each model's round runs under a savepoint: one that fails is undone and leaves its jobs held for the next
@@ -282,13 +302,14 @@ public class FairDispatcher {
                 anyHeld = r.getBoolean(4);
             }
         }
-        if (!locked || !anyHeld) {
-            return new Outcome(List.of(), !locked);
+        if (!locked) {
+            return new Outcome(List.of(), true);
         }
         int room = !config.fair() ? config.maxRelease() : (int) Math.min(config.maxRelease(),
                 Math.max(Math.max(1, config.minAhead()), Math.ceil(config.aheadPerRunning() * running)) - ahead);
-        if (room <= 0) {
-            return new Outcome(List.of(), true);
+        if (!anyHeld || room <= 0) {
+            setRoom(model, !anyHeld && room > 0);
+            return new Outcome(List.of(), anyHeld);
         }
         List<Held> held = new ArrayList<>();
         try (PreparedStatement s = c.prepareStatement("""
@@ -342,6 +363,8 @@ public class FairDispatcher {
         Instant now = Instant.now();
         OutboxMessage.insert(c, released.stream().map(id -> OutboxMessage.of(topic, id, new JobRecord(id, model).toJson(), now))
                 .toList());
+        // room left: what was held fitted, so a job submitted next fits too
+        setRoom(model, released.size() < room);
         return new Outcome(released, true);
     }
 

@@ -38,8 +38,8 @@ import java.util.concurrent.Executors;
  * quota rows ({@link Quotas#lock}), decide each job in submit order ({@link Quotas#decide}), insert the admitted jobs
  * in one statement (a job whose {@code Idempotency-Key} is already taken is skipped, and its caller looks the winner
  * up), their outbox records where fair scheduling is off, else a release round of the {@link FairDispatcher} for
- * their models ({@link FairDispatcher#releaseWithin}: a job whose model has room leaves held no longer than its own
- * commit), and charge the tenants for what was inserted. Plain JDBC: nothing here needs the ORM, and every ORM step
+ * those of their models that had room at its last round ({@link FairDispatcher#releaseWithin}: such a job leaves held
+ * no longer than its own commit), and charge the tenants for what was inserted. Plain JDBC: nothing here needs the ORM, and every ORM step
  * per job was CPU the API spent once per request. Once it commits, the relay is woken for the outbox records and the
  * dispatcher for the jobs still held.
  *
@@ -216,8 +216,8 @@ public class SubmitBatcher {
             List<Pending> released = kept.stream().filter(p -> !p.job().held).toList();
             writeOutbox(c, released);
             List<Pending> held = kept.stream().filter(p -> p.job().held).toList();
-            Set<UUID> releasedNow = held.isEmpty() ? Set.of()
-                    : dispatcher.releaseWithin(c, new TreeSet<>(held.stream().map(p -> p.job().model).toList()));
+            Set<String> withRoom = new TreeSet<>(held.stream().map(p -> p.job().model).filter(dispatcher::hasRoom).toList());
+            Set<UUID> releasedNow = withRoom.isEmpty() ? Set.of() : dispatcher.releaseWithin(c, withRoom);
             held.forEach(p -> p.job().held = !releasedNow.contains(p.job().id));
             Map<String, Integer> charged = new HashMap<>();
             kept.forEach(p -> charged.merge(p.job().tenant, 1, Integer::sum));

@@ -137,10 +137,15 @@ class FairSchedulingTest {
     @Test
     void theDispatcherKeepsOnlyAFewJobsReleasedAheadOfTheWorker() throws Exception {
         String key = TestKeys.key("fair-f");
+        Counter inSubmit = metrics.find("denoise_dispatch_rounds").tag("trigger", "submit").counter();
+        double before = inSubmit.count();
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             ids.add(submit(key, LONG_JOB));
         }
+        // once the room is taken (2 running, 4 ahead), submits leave their held jobs to the dispatcher's rounds
+        double rounds = inSubmit.count() - before;
+        assertTrue(rounds <= 7, rounds + " of 20 submits ran a release round of their own");
         try {
             Thread.sleep(1500);
             try (Connection db = DriverManager.getConnection(jdbcUrl, "denoise", "denoise");
@@ -169,6 +174,7 @@ class FairSchedulingTest {
         Counter woken = metrics.find("denoise_dispatch_rounds").tag("trigger", "wake").counter();
         assertTrue(inSubmit != null && woken != null, "the dispatcher counts its rounds by what started them");
         awaitNothingHeldOrRunning();
+        awaitRoundsAfter(2);
         String key = TestKeys.key("fair-g");
         double before = inSubmit.count();
         double wokenBefore = woken.count();
@@ -232,6 +238,18 @@ class FairSchedulingTest {
         double during = ticks.count() - before;
         // the test profile's idle interval is the default 1 s; at the 50 ms interval this would be about 60
         assertTrue(during >= 1 && during <= 5, during + " ticks in 3 s with nothing held");
+    }
+
+    /** Waits until {@code n} rounds have started since now, the last of them after anything before it ended. */
+    private void awaitRoundsAfter(int n) throws InterruptedException {
+        double before = metrics.find("denoise_dispatch_rounds").counters().stream().mapToDouble(Counter::count).sum();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (metrics.find("denoise_dispatch_rounds").counters().stream().mapToDouble(Counter::count).sum() < before + n) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the dispatcher ran no round within 10 s");
+            }
+            Thread.sleep(20);
+        }
     }
 
     /** Waits until the other tests' jobs have left: none held, none running. */
