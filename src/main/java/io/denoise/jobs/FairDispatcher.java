@@ -50,15 +50,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * in the same transaction, and the relay sends it on.
  *
  * <p>A submit that stores held jobs of a model whose last round left room ({@link #hasRoom}) runs that model's round
- * in its own transaction ({@link #releaseWithin}), so the job is released by its own commit. Other rounds run soon after this replica stored jobs that
- * stayed held (no room, or another round held the lock) or a worker in this process claimed one
- * ({@link JobStore.DispatchDue}): at most one such round waits at a time, and it starts no sooner than
- * {@link #WAKE_GAP_NANOS} after the previous round ended, so a burst of claims costs a few rounds, not one per
- * claim. Ticks run besides, every
- * {@link SchedulingConfig#interval()} while the last round saw held jobs (room opens as workers elsewhere claim
- * jobs, and nothing tells this replica) or failed, and every {@link SchedulingConfig#idleInterval()} while it saw
- * none: held jobs of any replica wake that replica's own dispatcher, so an idle tick only catches the jobs of one
- * that stopped before its round.
+ * in its own transaction ({@link #releaseWithin}), so the job is released by its own commit. Other rounds run soon
+ * after this replica stored jobs that stayed held (no room, or another round held the lock) or a worker in this
+ * process claimed one ({@link JobStore.DispatchDue}): at most one such round waits at a time, and it starts no sooner
+ * than {@link #WAKE_GAP_NANOS} after the previous round ended, so a burst of claims costs a few rounds, not one per
+ * claim. Ticks run besides, every {@link SchedulingConfig#interval()} while the last round saw held jobs (room opens
+ * as workers elsewhere claim jobs, and nothing tells this replica) or failed, and every
+ * {@link SchedulingConfig#idleInterval()} while it saw none: held jobs of any replica wake that replica's own
+ * dispatcher, so an idle tick only catches the jobs of one that stopped before its round.
  */
 @ApplicationScoped
 public class FairDispatcher {
@@ -107,7 +106,7 @@ public class FairDispatcher {
     /** The models whose last round here left room and nothing held ({@link #hasRoom}). */
     private final Set<String> withRoom = ConcurrentHashMap.newKeySet();
 
-    /** Runs with fairness off too, so that jobs held before it was turned off are released (all at once). */
+    /** In every role: a submit's own rounds count too, and counters never wait for the start. */
     @PostConstruct
     void registerMeters() {
         scheduledRounds = rounds("schedule");
@@ -115,6 +114,7 @@ public class FairDispatcher {
         submitRounds = rounds("submit");
     }
 
+    /** Runs with fairness off too, so that jobs held before it was turned off are released (all at once). */
     void start(@Observes StartupEvent event) {
         if (!roles.api()) {
             return;

@@ -39,9 +39,9 @@ import java.util.concurrent.Executors;
  * in one statement (a job whose {@code Idempotency-Key} is already taken is skipped, and its caller looks the winner
  * up), their outbox records where fair scheduling is off, else a release round of the {@link FairDispatcher} for
  * those of their models that had room at its last round ({@link FairDispatcher#releaseWithin}: such a job leaves held
- * no longer than its own commit), and charge the tenants for what was inserted. Plain JDBC: nothing here needs the ORM, and every ORM step
- * per job was CPU the API spent once per request. Once it commits, the relay is woken for the outbox records and the
- * dispatcher for the jobs still held.
+ * no longer than its own commit), and charge the tenants for what was inserted. Plain JDBC: nothing here needs the
+ * ORM, and every ORM step per job was CPU the API spent once per request. Once it commits, the relay is woken for the
+ * outbox records and the dispatcher for the jobs still held.
  *
  * <p>{@code denoise.jobs.submit-committers} transactions run at once, each with at most
  * {@code denoise.jobs.submit-batch} jobs; submits waiting beyond {@code denoise.jobs.submit-queue} are refused with
