@@ -1,6 +1,7 @@
 package io.denoise.worker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.denoise.Threads;
 import io.denoise.messaging.JobRecord;
 import io.denoise.messaging.KafkaTopics;
 import io.denoise.messaging.Topics;
@@ -28,9 +29,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /**
  * Takes jobs from the model topics with plain {@link KafkaShareConsumer}s in explicit-acknowledgement mode, one
@@ -39,8 +42,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * lane: each lane is a consumer of the share group with a thread that polls, and a second thread that runs the
  * job it took (the jobs meet in the {@link InferenceLoop}'s batch). An idle lane polls while the inference loop
  * has room; while it has none (the step budget), idle lanes leave the share group, since a subscribed consumer
- * fetches in the background and would hold a job that another worker could start at once. While a job runs its
- * record's lock is renewed at half the lock duration:
+ * fetches in the background and would hold a job that another worker could start at once.
+ *
+ * <p>An idle lane makes one long poll per record, and is woken ({@link KafkaShareConsumer#wakeup}) when the room
+ * goes or the worker stops, rather than polling again every few hundred milliseconds: with kafka-clients 4.2.1 every
+ * poll call asks the consumer's background thread to fetch, and a call that starts while a fetch is on its way back
+ * with a record can have that request handled after the answer, so the consumer goes on fetching after the poll
+ * returned its record. The next job would then be acquired by a lane that is busy with its own (a running job's
+ * lane stays subscribed, to renew its record's lock), and it would not get it out before that job ended: while a
+ * record is unacknowledged, poll returns that one again.
+ *
+ * <p>While a job runs its record's lock is renewed at half the lock duration:
  * the RENEW is committed on its own (a fetch that carries it acquires nothing), and the broker hands the renewed
  * record back on the next poll, where it is recognised by its offset. Each record is acknowledged on its own,
  * when its job ends. A record that cannot be parsed has its job failed with the reason and is rejected; the
@@ -55,6 +67,10 @@ public class JobConsumer {
 
     private static final Logger LOG = Logger.getLogger(JobConsumer.class);
     private static final Duration REDELIVERY_WAIT = Duration.ofSeconds(5);
+    /** An idle lane's poll, if nothing wakes it: each new poll call is a chance for the consumer to keep fetching. */
+    private static final Duration IDLE_POLL = Duration.ofSeconds(10);
+    /** How often idle lanes are checked for a reason to wake them (no room, stopping). */
+    private static final long WATCH_MS = 20;
 
     @Inject
     WorkerConfig config;
@@ -83,6 +99,7 @@ public class JobConsumer {
     private volatile boolean running;
     private volatile boolean polling;
     private volatile String workerId;
+    private volatile ScheduledExecutorService watch;
 
     /** Starts consuming the jobs topics of the given models as {@code workerId}, with one lane per job held. */
     synchronized void start(List<String> models, String workerId) {
@@ -92,6 +109,9 @@ public class JobConsumer {
         for (int i = 0; i < count; i++) {
             lanes.add(new Lane(i, count));
         }
+        ScheduledExecutorService w = Threads.scheduled("job-lane-watch");
+        w.scheduleWithFixedDelay(this::wakeIdleLanes, WATCH_MS, WATCH_MS, TimeUnit.MILLISECONDS);
+        watch = w;
         Thread first = new Thread(() -> {
             if (prepareKafka(models)) {
                 List<String> jobTopics = models.stream().map(this.topics::jobs).toList();
@@ -103,9 +123,19 @@ public class JobConsumer {
         first.start();
     }
 
-    /** Whether the consumer has subscribed and polled (readiness). */
+    /** Whether the consumer has subscribed and polls (readiness). */
     public boolean isPolling() {
         return polling;
+    }
+
+    /** Wakes the lanes waiting in a poll that should not wait any more: the batch has no room, or the worker stops. */
+    private void wakeIdleLanes() {
+        boolean leave = !running || !inference.hasRoom(taken.get());
+        if (leave) {
+            for (Lane lane : lanes) {
+                lane.wakeUpIfWaiting();
+            }
+        }
     }
 
     /**
@@ -115,6 +145,7 @@ public class JobConsumer {
      */
     boolean stop(Duration grace) throws InterruptedException {
         running = false;
+        lanes.forEach(Lane::wakeUpIfWaiting);
         long deadline = System.nanoTime() + grace.toNanos();
         for (Lane lane : lanes) {
             lane.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
@@ -129,6 +160,10 @@ public class JobConsumer {
             lane.wakeUpIfAlive();
         }
         lanes.forEach(lane -> lane.jobs.shutdown());
+        ScheduledExecutorService w = watch;
+        if (w != null) {
+            w.shutdownNow();
+        }
         long jobsDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         boolean stopped = true;
         for (Lane lane : lanes) {
@@ -169,6 +204,8 @@ public class JobConsumer {
         final List<ConsumerRecord<String, String>> pending = new ArrayList<>();
         /** Whether the consumer refused to acknowledge or renew a record it returned: it is replaced. Lane thread only. */
         boolean lostTrack;
+        /** Whether the lane waits in an idle poll, where a wake-up ends the wait and nothing else. */
+        volatile boolean waiting;
 
         Lane(int index, int count) {
             this.name = count == 1 ? "job-consumer" : "job-consumer-" + index;
@@ -249,8 +286,8 @@ public class JobConsumer {
                         List<ConsumerRecord<String, String>> records = new ArrayList<>(pending);
                         pending.clear();
                         if (records.isEmpty()) {
-                            c.poll(Duration.ofMillis(200)).forEach(records::add);
                             polling = true;
+                            waitFor(c, records);
                         }
                         for (ConsumerRecord<String, String> record : records) {
                             process(c, record);
@@ -267,6 +304,29 @@ public class JobConsumer {
             } finally {
                 consumer = null;
                 pending.clear();
+            }
+        }
+
+        /**
+         * One idle poll, until a record comes or the lane is woken. The room and the running flag are read again once
+         * {@link #waiting} is set, so a wake-up the watch decided on just before is not missed.
+         */
+        private void waitFor(KafkaShareConsumer<String, String> c, List<ConsumerRecord<String, String>> records) {
+            waiting = true;
+            try {
+                if (running && inference.hasRoom(taken.get())) {
+                    c.poll(IDLE_POLL).forEach(records::add);
+                }
+            } finally {
+                waiting = false;
+            }
+        }
+
+        /** Wakes the consumer if the lane waits in an idle poll; a lane running a job is left alone. */
+        void wakeUpIfWaiting() {
+            KafkaShareConsumer<String, String> c = consumer;
+            if (waiting && c != null) {
+                c.wakeup();
             }
         }
 
@@ -343,7 +403,7 @@ public class JobConsumer {
             long deadline = System.nanoTime() + REDELIVERY_WAIT.toNanos();
             while (System.nanoTime() < deadline) {
                 ConsumerRecord<String, String> other = null;
-                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
+                for (ConsumerRecord<String, String> r : pastAWakeUp(() -> c.poll(Duration.ofMillis(100)))) {
                     if (r.topic().equals(current.topic()) && r.partition() == current.partition() && r.offset() == current.offset()) {
                         return r;
                     }
@@ -425,8 +485,21 @@ public class JobConsumer {
         return () -> runner.run(job.jobId(), workerId, deliveries);
     }
 
+    /**
+     * Runs a blocking consumer call of a lane with a job, once more if it was woken: a wake-up meant for the lane's
+     * idle poll can land just after that poll returned a record, and must not cost that record its renewal or
+     * acknowledgement.
+     */
+    private static <T> T pastAWakeUp(Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (WakeupException e) {
+            return call.get();
+        }
+    }
+
     private static void commit(KafkaShareConsumer<String, String> c, String what) {
-        c.commitSync(Duration.ofSeconds(5)).forEach((partition, error) -> error.ifPresent(e ->
+        pastAWakeUp(() -> c.commitSync(Duration.ofSeconds(5))).forEach((partition, error) -> error.ifPresent(e ->
                 LOG.warnf("%s on %s not committed: %s", what, partition, e.toString())));
     }
 
