@@ -51,6 +51,7 @@ final class AppProcess implements AutoCloseable {
         int managementPort = freePort();
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
         command.add("-Xmx1g");
+        command.addAll(jvmOptions());
         Map<String, String> config = new java.util.LinkedHashMap<>(stack.quarkusConfig());
         config.put("quarkus.http.port", Integer.toString(port));
         config.put("quarkus.management.port", Integer.toString(managementPort));
@@ -73,6 +74,19 @@ final class AppProcess implements AutoCloseable {
         Files.createDirectories(log.getParent());
         Files.deleteIfExists(log);
         return launch(command, environment, port, managementPort, log, keyFile, waitReady);
+    }
+
+    /**
+     * JVM options for every service process started here: those the container image and the local run use
+     * ({@code -XX:TieredStopAtLevel=1}, see the README), unless {@code denoise.it.app-jvm-options} names others
+     * (separated by spaces; {@code default} for the JVM's own), as a benchmark comparing them does.
+     */
+    static List<String> jvmOptions() {
+        String options = System.getProperty("denoise.it.app-jvm-options", "").trim();
+        if (options.isEmpty()) {
+            return List.of("-XX:TieredStopAtLevel=1");
+        }
+        return options.equals("default") ? List.of() : List.of(options.split("\\s+"));
     }
 
     /**

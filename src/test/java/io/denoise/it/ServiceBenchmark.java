@@ -67,6 +67,11 @@ public final class ServiceBenchmark {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
         String model = opts.get("model");
+        // JVM options of the service processes and of generate --bench, comma-separated (one shell word), instead of
+        // the production ones; "default" for the JVM's own
+        if (opts.containsKey("app-jvm")) {
+            System.setProperty("denoise.it.app-jvm-options", opts.get("app-jvm").replace(',', ' '));
+        }
         // quotas stay on, set above what the benchmark offers; admission by capacity is off, as the POST run's API
         // has no worker and its queue only grows
         Map<String, String> modelConfig = Map.of("denoise.models.serve", model, "denoise.api.default-model", model,
@@ -239,11 +244,13 @@ public final class ServiceBenchmark {
      */
     static double pipelineAlone(String model, String body, String threads, int warmup) throws Exception {
         JsonNode request = JSON.readTree(body);
-        List<String> command = List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+        command.addAll(AppProcess.jvmOptions());
+        command.addAll(List.of("-jar",
                 System.getProperty("denoise.app.jar", "target/quarkus-app/quarkus-run.jar"), "generate",
                 "--model", "models/" + model, "--prompt", request.path("prompt").asText(),
                 "--steps", request.path("numInferenceSteps").asText(), "--seed", "1", "--device", "cpu",
-                "--spin", "off", "--threads", threads, "--bench", "30", "--warmup", Integer.toString(warmup));
+                "--spin", "off", "--threads", threads, "--bench", "30", "--warmup", Integer.toString(warmup)));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {
