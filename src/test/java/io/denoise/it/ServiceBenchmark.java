@@ -70,7 +70,7 @@ public final class ServiceBenchmark {
         // JVM options of the service processes and of generate --bench, comma-separated (one shell word), instead of
         // the production ones; "default" for the JVM's own
         if (opts.containsKey("app-jvm")) {
-            System.setProperty("denoise.it.app-jvm-options", opts.get("app-jvm").replace(',', ' '));
+            AppProcess.useJvmOptions(opts.get("app-jvm"));
         }
         // quotas stay on, set above what the benchmark offers; admission by capacity is off, as the POST run's API
         // has no worker and its queue only grows
