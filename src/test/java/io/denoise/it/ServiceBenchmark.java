@@ -136,8 +136,13 @@ public final class ServiceBenchmark {
         List<Double> attempt = new ArrayList<>();
         List<Double> loop = new ArrayList<>();
         double[] loopsTogether = new double[2]; // wall, of which inside ONNX Runtime, summed over the measured jobs
+        // the pipeline alone before, halfway through and after the measured jobs: the node's speed drifts within a run
+        List<Double> alone = new ArrayList<>();
         try (KafkaConsumer<String, String> events = tail(stack)) {
             for (int i = 0; i < jobs + warmup; i++) {
+                if (i == warmup || i == warmup + jobs / 2) {
+                    alone.add(pipelineAlone(model, body, threads, warmup));
+                }
                 long t0 = System.nanoTime();
                 String id = api.submit(body);
                 double progressMs = -1;
@@ -195,12 +200,14 @@ public final class ServiceBenchmark {
         System.out.printf(Locale.ROOT, "  %-44s %8.2f %%%n", "outside ONNX Runtime, all loops together",
                 100 * (loopsTogether[0] - loopsTogether[1]) / loopsTogether[0]);
         print("attempt wall time in the worker (claim -> finish)", attempt);
-        double alone = pipelineAlone(model, body, threads, warmup);
+        alone.add(pipelineAlone(model, body, threads, warmup));
+        double aloneMs = sortedCopy(alone).get(1);
         double median = sortedCopy(attempt).get(attempt.size() / 2);
         double mean = attempt.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
-        System.out.printf(Locale.ROOT, "the same generation alone (generate --bench 30 --warmup %d, same process settings): mean"
-                + " wall %.1f ms; attempt median / alone = %.2f, attempt mean / alone = %.2f%n", warmup, alone, median / alone,
-                mean / alone);
+        System.out.printf(Locale.ROOT, "the same generation alone (generate --bench 30 --warmup %d, same process settings) before,"
+                + " halfway and after: mean wall %.1f / %.1f / %.1f ms, median %.1f ms; attempt median / alone = %.2f,"
+                + " attempt mean / alone = %.2f%n", warmup, alone.get(0), alone.get(1), alone.get(2), aloneMs,
+                median / aloneMs, mean / aloneMs);
     }
 
     /**
