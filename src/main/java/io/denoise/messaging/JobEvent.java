@@ -45,8 +45,12 @@ public record JobEvent(
      * @param loopMs          the denoising loop's wall time, first step to last
      * @param loopInferenceMs of which inside ONNX Runtime
      * @param attemptMs       the attempt's wall time in the worker, from its claim to its finish write
+     * @param generateMs      of which the generation (prompt, loop, decoding), as the pipeline measured it
+     * @param uploadWaitMs    then the wait for the image uploads still running (each starts as its image is decoded)
+     * @param finishMs        then the finish write
      */
-    public record Timing(double loopMs, double loopInferenceMs, double attemptMs) {
+    public record Timing(double loopMs, double loopInferenceMs, double attemptMs, double generateMs, double uploadWaitMs,
+                         double finishMs) {
     }
 
     /**

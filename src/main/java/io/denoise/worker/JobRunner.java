@@ -324,15 +324,18 @@ public class JobRunner {
         }
 
         Outcome succeed(GenerationResult result) {
+            long generated = System.nanoTime();
             List<JobImage> stored = uploaded();
+            long uploadedAt = System.nanoTime();
             if (!retrying("finish", () -> store.succeed(id, number, totalSteps, stored))) {
                 LOG.infof("job %s attempt %d finished but no longer holds the job; its result is discarded", id, number);
                 return Outcome.ACCEPT;
             }
+            long finished = System.nanoTime();
             GenerationResult.LoopTiming loop = result.loop();
             publish(JobEvent.succeeded(id, number, seq.incrementAndGet(), result.wallNanos() / 1_000_000,
-                    new JobEvent.Timing(loop.wallNanos() / 1e6, loop.inferenceNanos() / 1e6,
-                            (System.nanoTime() - claimedAt) / 1e6)));
+                    new JobEvent.Timing(loop.wallNanos() / 1e6, loop.inferenceNanos() / 1e6, (finished - claimedAt) / 1e6,
+                            result.wallNanos() / 1e6, (uploadedAt - generated) / 1e6, (finished - uploadedAt) / 1e6)));
             LOG.infof("job %s attempt %d: succeeded", id, number);
             return Outcome.ACCEPT;
         }

@@ -162,6 +162,13 @@ public class JobServiceTest {
             for (int i = 1; i < events.size(); i++) {
                 assertTrue(events.get(i).seq() > events.get(i - 1).seq(), "seq increases");
             }
+            // where the attempt's time went: the loop inside the generation, and the generation, the wait for the
+            // uploads and the finish write one after another inside the attempt
+            JobEvent.Timing t = events.get(events.size() - 1).timing();
+            assertTrue(t.loopMs() > 0 && t.loopInferenceMs() > 0 && t.loopInferenceMs() <= t.loopMs(), t.toString());
+            assertTrue(t.generateMs() >= t.loopMs(), t.toString());
+            assertTrue(t.uploadWaitMs() >= 0 && t.finishMs() > 0, t.toString());
+            assertTrue(t.attemptMs() >= t.generateMs() + t.uploadWaitMs() + t.finishMs(), t.toString());
             List<String[]> streamed = sse.get(30, java.util.concurrent.TimeUnit.SECONDS);
             assertEquals(events.stream().map(JobEvent::type).toList(), streamed.stream().map(e -> e[1]).toList());
             assertEquals(events.stream().map(e -> Long.toString(e.seq())).toList(), streamed.stream().map(e -> e[0]).toList());

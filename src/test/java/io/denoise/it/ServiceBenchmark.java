@@ -135,6 +135,10 @@ public final class ServiceBenchmark {
         List<Double> loopOutside = new ArrayList<>();
         List<Double> attempt = new ArrayList<>();
         List<Double> loop = new ArrayList<>();
+        List<Double> beforeGeneration = new ArrayList<>();
+        List<Double> generation = new ArrayList<>();
+        List<Double> uploadWait = new ArrayList<>();
+        List<Double> finish = new ArrayList<>();
         double[] loopsTogether = new double[2]; // wall, of which inside ONNX Runtime, summed over the measured jobs
         // the pipeline alone before, halfway through and after the measured jobs: the node's speed drifts within a run
         List<Double> alone = new ArrayList<>();
@@ -175,6 +179,11 @@ public final class ServiceBenchmark {
                                 loopsTogether[1] += inferenceMs;
                                 loopOutside.add(100 * (loopMs - inferenceMs) / loopMs);
                                 attempt.add(timing.path("attemptMs").asDouble());
+                                generation.add(timing.path("generateMs").asDouble());
+                                uploadWait.add(timing.path("uploadWaitMs").asDouble());
+                                finish.add(timing.path("finishMs").asDouble());
+                                beforeGeneration.add(timing.path("attemptMs").asDouble() - timing.path("generateMs").asDouble()
+                                        - timing.path("uploadWaitMs").asDouble() - timing.path("finishMs").asDouble());
                             }
                             progressMs = Double.NaN;
                         }
@@ -200,6 +209,10 @@ public final class ServiceBenchmark {
         System.out.printf(Locale.ROOT, "  %-44s %8.2f %%%n", "outside ONNX Runtime, all loops together",
                 100 * (loopsTogether[0] - loopsTogether[1]) / loopsTogether[0]);
         print("attempt wall time in the worker (claim -> finish)", attempt);
+        print("  of it: claim to the generation's start", beforeGeneration);
+        print("  of it: the generation (prompt, loop, decoding)", generation);
+        print("  of it: then waiting for the upload", uploadWait);
+        print("  of it: then the finish write", finish);
         alone.add(pipelineAlone(model, body, threads, warmup));
         double aloneMs = sortedCopy(alone).get(1);
         double median = sortedCopy(attempt).get(attempt.size() / 2);
