@@ -31,6 +31,7 @@ class WorkerFailoverIT {
     private static LocalStack stack;
     private static AppProcess api;
     private static final AppProcess[] workers = new AppProcess[2];
+    private static int starts;
     private static Api client;
 
     @BeforeAll
@@ -45,7 +46,8 @@ class WorkerFailoverIT {
     void workersRunning() throws Exception {
         for (int i = 0; i < workers.length; i++) {
             if (workers[i] == null || !workers[i].isAlive()) {
-                workers[i] = AppProcess.start("failover-worker-" + (i + 1), stack, "worker",
+                // a log per process started: a killed worker's log is kept beside its successor's
+                workers[i] = AppProcess.start("failover-worker-" + (i + 1) + "-" + (++starts), stack, "worker",
                         Map.of("denoise.worker.id", "worker-" + (i + 1), "denoise.worker.shutdown-grace", "2s"), true);
             }
         }
