@@ -130,12 +130,14 @@ public class JobConsumer {
 
     /** Wakes the lanes waiting in a poll that should not wait any more: the batch has no room, or the worker stops. */
     private void wakeIdleLanes() {
-        boolean leave = !running || !inference.hasRoom(taken.get());
-        if (leave) {
-            for (Lane lane : lanes) {
-                lane.wakeUpIfWaiting();
-            }
+        if (!idleLanesMayWait()) {
+            lanes.forEach(Lane::wakeUpIfWaiting);
         }
+    }
+
+    /** Whether an idle lane may wait for a record: the worker runs and the batch has room for one more job. */
+    private boolean idleLanesMayWait() {
+        return running && inference.hasRoom(taken.get());
     }
 
     /**
@@ -314,7 +316,7 @@ public class JobConsumer {
         private void waitFor(KafkaShareConsumer<String, String> c, List<ConsumerRecord<String, String>> records) {
             waiting = true;
             try {
-                if (running && inference.hasRoom(taken.get())) {
+                if (idleLanesMayWait()) {
                     c.poll(IDLE_POLL).forEach(records::add);
                 }
             } finally {

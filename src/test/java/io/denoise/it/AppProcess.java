@@ -77,15 +77,20 @@ final class AppProcess implements AutoCloseable {
     }
 
     /**
+     * A benchmark's {@code --app-jvm} option: comma-separated JVM options (one shell word), or {@code default}; none
+     * (null) keeps the production ones.
+     */
+    static void useJvmOptions(String commaSeparated) {
+        if (commaSeparated != null) {
+            System.setProperty("denoise.it.app-jvm-options", commaSeparated.replace(',', ' '));
+        }
+    }
+
+    /**
      * JVM options for every service process started here: those the container image and the local run use
      * ({@code -XX:TieredStopAtLevel=1}, see the README), unless {@code denoise.it.app-jvm-options} names others
      * (separated by spaces; {@code default} for the JVM's own), as a benchmark comparing them does.
      */
-    /** A benchmark's {@code --app-jvm} option: comma-separated JVM options (one shell word), or {@code default}. */
-    static void useJvmOptions(String commaSeparated) {
-        System.setProperty("denoise.it.app-jvm-options", commaSeparated.replace(',', ' '));
-    }
-
     static List<String> jvmOptions() {
         String options = System.getProperty("denoise.it.app-jvm-options", "").trim();
         if (options.isEmpty()) {

@@ -73,10 +73,7 @@ public final class BatchingBenchmark {
         for (int i = 0; i + 1 < args.length; i += 2) {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
-        if (opts.containsKey("app-jvm")) {
-            // the service's JVM options instead of the production ones, as in ServiceBenchmark
-            AppProcess.useJvmOptions(opts.get("app-jvm"));
-        }
+        AppProcess.useJvmOptions(opts.get("app-jvm"));
         int jobs = Integer.parseInt(opts.get("jobs"));
         int rounds = Integer.parseInt(opts.get("rounds"));
         String batch = opts.get("max-batch-jobs");

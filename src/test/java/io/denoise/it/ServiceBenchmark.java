@@ -67,11 +67,8 @@ public final class ServiceBenchmark {
             opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
         String model = opts.get("model");
-        // JVM options of the service processes and of generate --bench, comma-separated (one shell word), instead of
-        // the production ones; "default" for the JVM's own
-        if (opts.containsKey("app-jvm")) {
-            AppProcess.useJvmOptions(opts.get("app-jvm"));
-        }
+        // JVM options of the service processes and of generate --bench instead of the production ones
+        AppProcess.useJvmOptions(opts.get("app-jvm"));
         // quotas stay on, set above what the benchmark offers; admission by capacity is off, as the POST run's API
         // has no worker and its queue only grows
         Map<String, String> modelConfig = Map.of("denoise.models.serve", model, "denoise.api.default-model", model,
@@ -144,7 +141,7 @@ public final class ServiceBenchmark {
         List<Double> alone = new ArrayList<>();
         try (KafkaConsumer<String, String> events = tail(stack)) {
             for (int i = 0; i < jobs + warmup; i++) {
-                if (i == warmup || i == warmup + jobs / 2) {
+                if (i == warmup || (jobs > 1 && i == warmup + jobs / 2)) {
                     alone.add(pipelineAlone(model, body, threads, warmup));
                 }
                 long t0 = System.nanoTime();
@@ -178,12 +175,15 @@ public final class ServiceBenchmark {
                                 loopsTogether[0] += loopMs;
                                 loopsTogether[1] += inferenceMs;
                                 loopOutside.add(100 * (loopMs - inferenceMs) / loopMs);
-                                attempt.add(timing.path("attemptMs").asDouble());
-                                generation.add(timing.path("generateMs").asDouble());
-                                uploadWait.add(timing.path("uploadWaitMs").asDouble());
-                                finish.add(timing.path("finishMs").asDouble());
-                                beforeGeneration.add(timing.path("attemptMs").asDouble() - timing.path("generateMs").asDouble()
-                                        - timing.path("uploadWaitMs").asDouble() - timing.path("finishMs").asDouble());
+                                double attemptMs = timing.path("attemptMs").asDouble();
+                                double generateMs = timing.path("generateMs").asDouble();
+                                double uploadWaitMs = timing.path("uploadWaitMs").asDouble();
+                                double finishMs = timing.path("finishMs").asDouble();
+                                attempt.add(attemptMs);
+                                generation.add(generateMs);
+                                uploadWait.add(uploadWaitMs);
+                                finish.add(finishMs);
+                                beforeGeneration.add(attemptMs - generateMs - uploadWaitMs - finishMs);
                             }
                             progressMs = Double.NaN;
                         }
@@ -214,12 +214,13 @@ public final class ServiceBenchmark {
         print("  of it: then waiting for the upload", uploadWait);
         print("  of it: then the finish write", finish);
         alone.add(pipelineAlone(model, body, threads, warmup));
-        double aloneMs = sortedCopy(alone).get(1);
+        double aloneMs = sortedCopy(alone).get(alone.size() / 2);
         double median = sortedCopy(attempt).get(attempt.size() / 2);
         double mean = attempt.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
         System.out.printf(Locale.ROOT, "the same generation alone (generate --bench 30 --warmup %d, same process settings) before,"
-                + " halfway and after: mean wall %.1f / %.1f / %.1f ms, median %.1f ms; attempt median / alone = %.2f,"
-                + " attempt mean / alone = %.2f%n", warmup, alone.get(0), alone.get(1), alone.get(2), aloneMs,
+                + " halfway and after: mean wall %s ms, median %.1f ms; attempt median / alone = %.2f,"
+                + " attempt mean / alone = %.2f%n", warmup,
+                String.join(" / ", alone.stream().map(a -> String.format(Locale.ROOT, "%.1f", a)).toList()), aloneMs,
                 median / aloneMs, mean / aloneMs);
     }
 
